@@ -1,0 +1,54 @@
+"""What a plugin's ``check_request`` hook sees and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .endpoints import Endpoint
+from .errors import Problem
+from .template import TaskTemplate
+
+__all__ = ["Check", "RequestContext", "Severity"]
+
+Severity = Literal["ERROR", "SECURITY_WARNING", "WARNING", "SUGGESTION"]
+
+
+class Check(BaseModel):
+    """One finding about a request: ERROR blocks it, the rest are warnings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    code: str
+    field: str
+    message: str
+    path: str = "$"
+
+    def as_problem(self) -> Problem:
+        """This finding as a ``{field, message}`` validation problem."""
+        where = "" if self.path in {"", "$"} else f" at {self.path}"
+        return Problem(field=self.field, message=f"{self.message} [{self.code}{where}]")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """A rendered, schema-valid request about to be signed.
+
+    ``caller_arn`` resolves the calling identity (``sts:GetCallerIdentity``) on first use
+    and caches it; it is None when that is not possible (no credentials, dry run without
+    ``--caller-arn``). ``options`` holds command-line switches for plugins. ``endpoint`` is
+    None when it could not be resolved; ``valid_so_far`` is False when other problems were
+    already found (a check that would need the network should then skip itself, so that
+    nothing is sent for bad input).
+    """
+
+    template: TaskTemplate | None
+    body: Any
+    endpoint: Endpoint | None
+    caller_arn: Callable[[], str | None] = field(default=lambda: None)
+    options: dict[str, Any] = field(default_factory=dict)
+    valid_so_far: bool = True

@@ -1,0 +1,161 @@
+"""Region → endpoint URL, from botocore's partition data and endpoint rule sets.
+
+Supported partitions: ``aws``, ``aws-cn`` and ``aws-us-gov``. For a service botocore
+knows, its own endpoint rule set decides (FIPS and dual-stack included); for another
+service, the partition's DNS suffixes give ``{prefix}[-fips].{region}.{suffix}``.
+A custom endpoint URL is used as given (FIPS and dual-stack do not apply), after checks
+that keep credentials from going somewhere unexpected.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.loaders import create_loader
+from pydantic import BaseModel, ConfigDict
+
+from .errors import Problem
+
+__all__ = ["Endpoint", "check_endpoint_url", "partition_of", "region_from_host", "resolve_endpoint"]
+
+SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+
+
+class Endpoint(BaseModel):
+    """Where a request goes and how it is signed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    region: str
+    partition: str
+    custom: bool = False
+
+
+@functools.cache
+def _partitions() -> list[dict[str, Any]]:
+    data = create_loader().load_data("partitions")
+    return [p for p in data["partitions"] if p["id"] in SUPPORTED_PARTITIONS]
+
+
+@functools.cache
+def _provider(service: str) -> Any:
+    from botocore.endpoint_provider import EndpointProvider  # noqa: PLC0415 - only when resolving
+
+    loader = create_loader()
+    try:
+        ruleset = loader.load_service_model(service, "endpoint-rule-set-1")
+    except Exception:
+        return None
+    return EndpointProvider(ruleset, loader.load_data("partitions"))
+
+
+def partition_of(region: str) -> dict[str, Any] | None:
+    """The partition (botocore's data) that holds ``region``, or None."""
+    for partition in _partitions():
+        if region in partition["regions"]:
+            return partition
+    for partition in _partitions():
+        if re.match(partition["regionRegex"], region):
+            return partition
+    return None
+
+
+def resolve_endpoint(
+    prefix: str, region: str, *, fips: bool = False, dual_stack: bool = False, service: str | None = None
+) -> Endpoint | Problem:
+    """The regional endpoint of a service, or a problem naming why there is none."""
+    partition = partition_of(region)
+    if partition is None:
+        names = ", ".join(SUPPORTED_PARTITIONS)
+        return Problem(field="region", message=f"{region!r} is not a Region of the {names} partitions")
+    outputs = partition["outputs"]
+    if fips and not outputs.get("supportsFIPS", True):
+        return Problem(field="region", message=f"FIPS endpoints are not available in {partition['id']}")
+    provider = _provider(service or prefix)
+    if provider is not None:
+        try:
+            url = provider.resolve_endpoint(Region=region, UseFIPS=fips, UseDualStack=dual_stack).url
+        except Exception as exc:
+            return Problem(field="region", message=f"no endpoint for {region}: {exc}")
+    else:
+        suffix = outputs["dualStackDnsSuffix"] if dual_stack else outputs["dnsSuffix"]
+        url = f"https://{prefix}{'-fips' if fips else ''}.{region}.{suffix}"
+    return Endpoint(url=url.rstrip("/") + "/", region=region, partition=partition["id"])
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_url(
+    url: str, *, allow_insecure: bool = False, field: str = "endpoint-url"
+) -> list[Problem]:
+    """Problems with a custom endpoint URL (empty when it is safe to send credentials to)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return [Problem(field=field, message=f"not a valid URL: {exc}")]
+    problems = []
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        problems.append(Problem(field=field, message=f"{url!r} must be an http(s) URL with a host"))
+        return problems
+    if parts.username is not None or parts.password is not None:
+        problems.append(
+            Problem(
+                field=field,
+                message="must not carry user info (user:password@); "
+                "credentials come from the AWS credential chain",
+            )
+        )
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        problems.append(
+            Problem(
+                field=field,
+                message="must be scheme://host[:port] with no path, "
+                "query or fragment: AWS JSON APIs are served at '/'",
+            )
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure:
+        problems.append(
+            Problem(
+                field=field,
+                message="plain http is accepted only for loopback "
+                "endpoints (127.0.0.1, ::1, localhost); use https or pass "
+                "--allow-insecure-endpoint",
+            )
+        )
+    return problems
+
+
+def region_from_host(host: str) -> str | None:
+    """The Region named by an AWS endpoint host (``kms-fips.eu-west-1.amazonaws.com``)."""
+    labels = host.lower().split(".")
+    for label in labels[1:3]:
+        if partition_of(label) is not None and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", label):
+            return label
+    return None
+
+
+def custom_endpoint(url: str, region: str) -> Endpoint | Problem:
+    """An endpoint at a custom URL, signed for ``region``."""
+    partition = partition_of(region)
+    if partition is None:
+        return Problem(
+            field="region",
+            message=f"{region!r} is not a Region of the {', '.join(SUPPORTED_PARTITIONS)} partitions",
+        )
+    parts = urlsplit(url)
+    return Endpoint(
+        url=f"{parts.scheme}://{parts.netloc}/", region=region, partition=partition["id"], custom=True
+    )

@@ -1,0 +1,292 @@
+"""The builder's expressions over a task's input parameters.
+
+- ``${<JSONPath>}`` (RFC 9535, python-jsonpath in strict mode) selects from the input
+  parameters. A value that is exactly one placeholder keeps the JSON type it selects; a
+  placeholder inside a longer string is interpolated as text.
+- ``$${`` escapes a placeholder: it renders literally as ``${``.
+- A string starting with ``jsonata:`` is a JSONata expression (jsonata-python).
+- ``${swf:…}`` names a value only the builder has at run time.
+
+Values are compiled once (:func:`compile_value`) and rendered many times
+(:meth:`Node.render`). Rendering never raises for bad data: it returns the value, the
+problems, and the placeholders that selected nothing (so that the caller can decide
+whether that member was required).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import jsonata
+import jsonpath
+
+from .errors import Problem
+
+__all__ = ["MISSING", "Missing", "Node", "Rendered", "compile_value"]
+
+_ENV: Final = jsonpath.JSONPathEnvironment(strict=True)
+JSONATA_PREFIX: Final = "jsonata:"
+
+
+class _MissingType:
+    """The value of a placeholder that selected nothing."""
+
+    _instance: _MissingType | None = None
+
+    def __new__(cls) -> _MissingType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _MissingType()
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A placeholder at ``field`` whose ``expression`` selected nothing."""
+
+    field: str
+    expression: str
+
+
+@dataclass
+class Rendered:
+    """What rendering produced: a value (or MISSING), problems, and empty selections."""
+
+    value: Any
+    problems: list[Problem] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+
+
+class Node:
+    """A compiled value; :meth:`render` evaluates it over input parameters."""
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        """Evaluate over ``params``; record problems and empty selections in ``out``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Literal(Node):
+    value: Any
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class _Invalid(Node):
+    message: str
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        out.problems.append(Problem(field=where, message=self.message))
+        return MISSING
+
+
+@dataclass(frozen=True)
+class _Select(Node):
+    expression: str
+    path: Any  # jsonpath.JSONPath (untyped library)
+    singular: bool
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        try:
+            found = self.path.findall(params)
+        except jsonpath.JSONPathError as exc:
+            out.problems.append(Problem(field=where, message=f"${{{self.expression}}}: {_first_line(exc)}"))
+            return MISSING
+        if not found:
+            out.missing.append(Missing(field=where, expression="${" + self.expression + "}"))
+            return MISSING
+        return found[0] if self.singular else list(found)
+
+
+@dataclass(frozen=True)
+class _Jsonata(Node):
+    expression: str
+    compiled: Any  # jsonata.Jsonata
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        try:
+            value = self.compiled.evaluate(params)
+        except Exception as exc:
+            out.problems.append(Problem(field=where, message=f"JSONata {self.expression!r} failed: {exc}"))
+            return MISSING
+        if value is None:
+            out.missing.append(Missing(field=where, expression=JSONATA_PREFIX + self.expression))
+            return MISSING
+        return _plain(value)
+
+
+@dataclass(frozen=True)
+class _Interpolate(Node):
+    parts: tuple[str | _Select, ...]
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        text: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                text.append(part)
+                continue
+            value = part.render(params, where, _scratch := Rendered(None))
+            out.problems.extend(_scratch.problems)
+            if value is MISSING or value is None:
+                what = "selected nothing" if value is MISSING else "selected null"
+                out.problems.append(
+                    Problem(
+                        field=where,
+                        message=f"${{{part.expression}}} {what} in the input parameters, "
+                        "so it cannot be interpolated into the text",
+                    )
+                )
+                return MISSING
+            text.append(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+        return "".join(text)
+
+
+@dataclass(frozen=True)
+class _Object(Node):
+    members: tuple[tuple[str, Node], ...]
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        result: dict[str, Any] = {}
+        for key, node in self.members:
+            value = node.render(params, _join(where, key), out)
+            if value is not MISSING:
+                result[key] = value
+        return result
+
+
+@dataclass(frozen=True)
+class _Array(Node):
+    items: tuple[Node, ...]
+
+    def render(self, params: Any, where: str, out: Rendered) -> Any:
+        result = []
+        for i, node in enumerate(self.items):
+            value = node.render(params, f"{where}[{i}]", out)
+            if value is MISSING:
+                out.problems.append(Problem(field=f"{where}[{i}]", message="an array item selected nothing"))
+            else:
+                result.append(value)
+        return result
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _plain(value: Any) -> Any:
+    """jsonata-python's list/dict subclasses → plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _scan_placeholder(text: str, start: int) -> int:
+    """Index just past the ``}`` closing the placeholder opened at ``start`` (``${``), or -1."""
+    depth, quote, i = 0, "", start + 2
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                return i + 1
+            depth -= 1
+        i += 1
+    return -1
+
+
+def _compile_select(expression: str) -> Node:
+    expression = expression.strip()
+    if expression.startswith("swf:"):
+        return _Invalid(
+            f"${{{expression}}} is a value only the workflow builder provides at run time; "
+            "put the value in the input parameters to test this request here"
+        )
+    if not expression.startswith("$"):
+        return _Invalid(
+            f"${{{expression}}} is not a JSONPath query: it must start with '$', e.g. ${{$.KeyId}}"
+        )
+    try:
+        path = _ENV.compile(expression)
+    except jsonpath.JSONPathError as exc:
+        return _Invalid(f"${{{expression}}} is not valid JSONPath (RFC 9535): {_first_line(exc)}")
+    return _Select(expression, path, bool(getattr(path, "singular_query", lambda: False)()))
+
+
+def _compile_string(text: str) -> Node:
+    if text.startswith(JSONATA_PREFIX):
+        expression = text[len(JSONATA_PREFIX) :]
+        try:
+            return _Jsonata(expression, jsonata.Jsonata(expression))
+        except Exception as exc:
+            return _Invalid(f"{text!r} is not a valid JSONata expression: {exc}")
+    parts: list[str | Node] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            literal.append("${")
+            i += 3
+        elif text.startswith("${", i):
+            end = _scan_placeholder(text, i)
+            if end < 0:
+                return _Invalid(f"unclosed placeholder at character {i + 1} of {text!r}")
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(_compile_select(text[i + 2 : end - 1]))
+            i = end
+        else:
+            literal.append(text[i])
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    if not any(isinstance(p, Node) for p in parts):
+        return _Literal("".join(p for p in parts if isinstance(p, str)))
+    if len(parts) == 1:
+        return parts[0]  # type: ignore[return-value]  # exactly one Node: keeps its JSON type
+    invalid = next((p for p in parts if isinstance(p, _Invalid)), None)
+    if invalid is not None:
+        return invalid
+    return _Interpolate(tuple(p for p in parts if isinstance(p, str | _Select)))
+
+
+def compile_value(value: Any) -> Node:
+    """Compile a JSON value whose strings may hold placeholders or a ``jsonata:`` expression."""
+    if isinstance(value, str):
+        return _compile_string(value)
+    if isinstance(value, Mapping):
+        return _Object(tuple((str(k), compile_value(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return _Array(tuple(compile_value(v) for v in value))
+    return _Literal(value)
+
+
+def render(node: Node, params: Any, *, where: str = "") -> Rendered:
+    """Render a compiled value over the input parameters."""
+    out = Rendered(None)
+    out.value = node.render(params, where, out)
+    return out

@@ -1,0 +1,342 @@
+"""Offline lint of a KMS key policy: every problem at once, each with a JSONPath.
+
+:func:`lint_policy` takes the policy *text* (what goes into PutKeyPolicy's ``Policy``
+string) and returns :class:`Finding` objects typed like IAM Access Analyzer's (ERROR,
+SECURITY_WARNING, WARNING, SUGGESTION). Nothing is sent anywhere.
+
+ERROR means KMS would reject the policy or the policy cannot mean what was intended;
+SECURITY_WARNING means it grants more than is likely meant; WARNING means a part of it
+has no effect or will stop working; SUGGESTION is advice.
+
+==============================  ================  ==============================================
+code                            severity          meaning
+==============================  ================  ==============================================
+INVALID_CHARACTER               ERROR             a character outside TAB, LF, CR, U+0020-U+00FF
+POLICY_TOO_LARGE                ERROR             more UTF-8 bytes than ``max_bytes`` (32 KB)
+POLICY_NEAR_SIZE_LIMIT          SUGGESTION        over 90 % of ``max_bytes``
+INVALID_JSON                    ERROR             not parseable as JSON (line and column given)
+NOT_AN_OBJECT                   ERROR             the document is not a JSON object
+DUPLICATE_KEY                   WARNING           a key repeated in one JSON object (last wins)
+UNKNOWN_ELEMENT                 ERROR             an element not allowed at the top level or in
+                                                  a statement
+INVALID_TYPE                    ERROR             an element of the wrong JSON type
+VERSION_MISSING                 WARNING           no Version: read as 2008-10-17
+VERSION_OUTDATED                WARNING           Version 2008-10-17: policy variables not
+                                                  substituted
+VERSION_INVALID                 ERROR             any other Version
+STATEMENT_MISSING               ERROR             no Statement, or an empty one
+EFFECT_INVALID                  ERROR             Effect missing or not ``Allow``/``Deny``
+CONFLICTING_ELEMENTS            ERROR             both X and NotX in one statement
+PRINCIPAL_MISSING               ERROR             neither Principal nor NotPrincipal
+NOT_PRINCIPAL_WITH_ALLOW        SECURITY_WARNING  Allow with NotPrincipal: grants nearly everyone
+PUBLIC_PRINCIPAL                SECURITY_WARNING  Allow to ``*`` without a Condition
+PRINCIPAL_TYPE_UNKNOWN          ERROR             a principal key other than AWS, Service,
+                                                  Federated, CanonicalUser
+PRINCIPAL_ARN_INVALID           ERROR             a malformed ``AWS`` principal
+ACCOUNT_ID_INVALID              ERROR             a bare account ID that is not 12 digits
+PRINCIPAL_SESSION_ARN           WARNING           an assumed-role session ARN (stops matching
+                                                  when the session ends)
+PRINCIPAL_UNIQUE_ID             WARNING           a unique ID (AROA..., AIDA...): a deleted
+                                                  principal
+SERVICE_PRINCIPAL_INVALID       WARNING           a Service principal that is not an AWS
+                                                  service name
+ACTION_MISSING                  WARNING           neither Action nor NotAction: no effect
+INVALID_ACTION                  ERROR             an action not shaped ``service:Action``
+NON_KMS_ACTION                  WARNING           an action of another service: no effect here
+UNKNOWN_KMS_ACTION              ERROR             a ``kms:`` action KMS does not have
+KMS_WILDCARD_MATCHES_NOTHING    ERROR             a ``kms:`` wildcard matching no KMS action
+RESOURCE_MISSING                WARNING           neither Resource nor NotResource: no effect
+RESOURCE_INEFFECTIVE            WARNING           a Resource that is not this key (or a
+                                                  NotResource that excludes it)
+SID_DUPLICATE                   ERROR             two statements with the same Sid
+CONDITION_OPERATOR_UNKNOWN      ERROR             not an IAM condition operator
+==============================  ================  ==============================================
+
+``kms:`` actions are checked against :func:`kms_actions` (botocore's KMS operations) plus
+the permission-only actions ``kms:ReEncryptFrom``, ``kms:ReEncryptTo`` and
+``kms:SynchronizeMultiRegionKey``, case-insensitively, as IAM compares them.
+
+Deliberately *not* findings (other linters report them wrongly for key policies): Sids
+with spaces, ``"Resource": "*"`` (in a key policy it means "this key"), and any condition
+key, ``kms:`` ones included.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.session
+
+from http_task_kms.kms.lint_statement import StatementLinter
+from http_task_kms.kms.policy_model import (
+    POLICY_ELEMENTS,
+    DuplicateKeyDict,
+    Finding,
+    Severity,
+    child_path,
+    did_you_mean,
+    iter_statements,
+    json_type,
+    load_policy_json,
+    make_finding,
+)
+
+__all__ = ["Finding", "Severity", "kms_actions", "lint_policy"]
+
+_BAD_CHARACTER_RE = re.compile(r"[^\t\n\r\x20-\xff]")
+_CURRENT_VERSION = "2012-10-17"
+_OLD_VERSION = "2008-10-17"
+
+
+@functools.cache
+def kms_actions() -> frozenset[str]:
+    """``kms:<Operation>`` for every operation in botocore's KMS service model."""
+    model = botocore.session.get_session().get_service_model("kms")
+    return frozenset(f"kms:{name}" for name in model.operation_names)
+
+
+def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768) -> list[Finding]:
+    """Every finding about the key policy ``text``, in document order.
+
+    ``key_arn`` is the key the policy is for; when given, ``Resource`` values are checked
+    against it. ``max_bytes`` is the key-policy size quota (UTF-8 bytes).
+    """
+    findings: list[Finding] = []
+    findings.extend(_check_characters(text))
+    findings.extend(_check_size(text, max_bytes))
+    try:
+        document = load_policy_json(text)
+    except json.JSONDecodeError as exc:
+        findings.append(
+            Finding(
+                severity="ERROR",
+                code="INVALID_JSON",
+                path="$",
+                message=(
+                    f"The policy is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                    f"{exc.colno}. Fix the syntax there (a missing comma or quote, or a "
+                    "trailing comma, is the usual cause)."
+                ),
+            )
+        )
+        return findings
+    if not isinstance(document, dict):
+        findings.append(
+            Finding(
+                severity="ERROR",
+                code="NOT_AN_OBJECT",
+                path="$",
+                message=(
+                    f"The policy is a JSON {json_type(document)}, not an object. Write it as "
+                    '{"Version": "2012-10-17", "Statement": [...]}.'
+                ),
+            )
+        )
+        return findings
+    findings.extend(_check_duplicate_keys(document, "$"))
+    findings.extend(_check_document(document))
+    linter = StatementLinter(key_arn=key_arn, kms_actions=kms_actions())
+    for path, statement in iter_statements(document):
+        if not isinstance(statement, Mapping):
+            findings.append(
+                make_finding(
+                    "ERROR",
+                    "INVALID_TYPE",
+                    path,
+                    f"This statement is a JSON {json_type(statement)}; each statement must "
+                    "be an object with Effect, Principal, Action and Resource.",
+                )
+            )
+            continue
+        findings.extend(linter.lint(statement, path))
+    findings.extend(_check_sids(document))
+    return findings
+
+
+def _check_characters(text: str) -> list[Finding]:
+    bad = _BAD_CHARACTER_RE.search(text)
+    if bad is None:
+        return []
+    position = bad.start()
+    char = bad.group()
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    name = "a control character" if unicodedata.category(char) == "Cc" else unicodedata.name(char, "unnamed")
+    others = len(_BAD_CHARACTER_RE.findall(text)) - 1
+    more = {0: "", 1: " 1 more such character follows it."}.get(
+        others, f" {others} more such characters follow it."
+    )
+    return [
+        make_finding(
+            "ERROR",
+            "INVALID_CHARACTER",
+            "$",
+            f"Character U+{ord(char):04X} ({name}) at line {line}, column {column} "
+            f"(offset {position}) is not allowed: a key policy may contain only TAB, LF, "
+            "CR and U+0020 to U+00FF. Replace it with a plain ASCII character (typographic "
+            f"quotes and dashes usually come from copying text out of a document).{more}",
+        )
+    ]
+
+
+def _check_size(text: str, max_bytes: int) -> list[Finding]:
+    size = len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate is still counted
+    if size > max_bytes:
+        return [
+            make_finding(
+                "ERROR",
+                "POLICY_TOO_LARGE",
+                "$",
+                f"The policy is {size} bytes (UTF-8), over the {max_bytes}-byte key-policy "
+                f"quota by {size - max_bytes} bytes; KMS would answer LimitExceededException. "
+                "Merge statements that share Effect, Principal and Condition, or remove "
+                "whitespace.",
+            )
+        ]
+    if size * 10 > max_bytes * 9:
+        percent = size * 100 // max_bytes
+        return [
+            make_finding(
+                "SUGGESTION",
+                "POLICY_NEAR_SIZE_LIMIT",
+                "$",
+                f"The policy is {size} bytes, {percent} % of the {max_bytes}-byte key-policy "
+                "quota. Leave room for later statements: merge statements that share Effect, "
+                "Principal and Condition, or remove whitespace.",
+            )
+        ]
+    return []
+
+
+def _check_duplicate_keys(value: Any, path: str) -> list[Finding]:
+    findings: list[Finding] = []
+    if isinstance(value, DuplicateKeyDict):
+        for key in value.duplicate_keys:
+            findings.append(
+                make_finding(
+                    "WARNING",
+                    "DUPLICATE_KEY",
+                    child_path(path, key),
+                    f'"{key}" appears more than once in this object; only its last value is '
+                    "kept and the earlier ones are silently lost. Merge them into one.",
+                )
+            )
+        for key, item in value.items():
+            findings.extend(_check_duplicate_keys(item, child_path(path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            findings.extend(_check_duplicate_keys(item, child_path(path, index)))
+    return findings
+
+
+def _check_document(document: Mapping[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    for key in document:
+        if key not in POLICY_ELEMENTS:
+            findings.append(
+                make_finding(
+                    "ERROR",
+                    "UNKNOWN_ELEMENT",
+                    child_path("$", key),
+                    f'"{key}" is not a policy element; only Version, Id and Statement are '
+                    f"allowed at the top level.{did_you_mean(key, POLICY_ELEMENTS)} "
+                    "Remove or rename it.",
+                )
+            )
+    findings.extend(_check_version(document))
+    if "Id" in document and not isinstance(document["Id"], str):
+        findings.append(make_finding("ERROR", "INVALID_TYPE", "$.Id", "Id must be a string; quote it."))
+    findings.extend(_check_statement_element(document))
+    return findings
+
+
+def _check_version(document: Mapping[str, Any]) -> list[Finding]:
+    if "Version" not in document:
+        return [
+            make_finding(
+                "WARNING",
+                "VERSION_MISSING",
+                "$",
+                "The policy has no Version, so it is read as version 2008-10-17, in which "
+                "policy variables such as ${aws:username} are not substituted. Add "
+                '"Version": "2012-10-17".',
+            )
+        ]
+    version = document["Version"]
+    if version == _CURRENT_VERSION:
+        return []
+    if version == _OLD_VERSION:
+        return [
+            make_finding(
+                "WARNING",
+                "VERSION_OUTDATED",
+                "$.Version",
+                "Version 2008-10-17 is the old policy language: policy variables such as "
+                '${aws:username} are not substituted. Use "Version": "2012-10-17".',
+            )
+        ]
+    return [
+        make_finding(
+            "ERROR",
+            "VERSION_INVALID",
+            "$.Version",
+            f"Version {json.dumps(version)} is not a policy language version; KMS rejects "
+            'it. Use "Version": "2012-10-17" (the date of the language, not of your policy).',
+        )
+    ]
+
+
+def _check_statement_element(document: Mapping[str, Any]) -> list[Finding]:
+    statement = document.get("Statement")
+    if statement is None or statement in ([], {}):
+        where = "$.Statement" if "Statement" in document else "$"
+        return [
+            make_finding(
+                "ERROR",
+                "STATEMENT_MISSING",
+                where,
+                "The policy has no statements, which KMS rejects. Add a Statement list with "
+                "at least one statement, for example one that allows your account's root "
+                '(arn:aws:iam::<account>:root) "kms:*" on "*" as the default key policy does.',
+            )
+        ]
+    if not isinstance(statement, (list, Mapping)):
+        return [
+            make_finding(
+                "ERROR",
+                "INVALID_TYPE",
+                "$.Statement",
+                f"Statement is a JSON {json_type(statement)}; it must be a list of "
+                "statement objects (or a single statement object).",
+            )
+        ]
+    return []
+
+
+def _check_sids(document: Mapping[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    first_seen: dict[str, str] = {}
+    for path, statement in iter_statements(document):
+        if not isinstance(statement, Mapping):
+            continue
+        sid = statement.get("Sid")
+        if not isinstance(sid, str):
+            continue
+        if sid in first_seen:
+            findings.append(
+                make_finding(
+                    "ERROR",
+                    "SID_DUPLICATE",
+                    child_path(path, "Sid"),
+                    f'Sid "{sid}" is already used by {first_seen[sid]}; Sids must be unique '
+                    "within a policy. Rename one of them.",
+                )
+            )
+        else:
+            first_seen[sid] = path
+    return findings

@@ -1,0 +1,292 @@
+"""Task + input parameters → a request that is safe to sign, or every reason it is not.
+
+This is the whole "before anything leaves the machine" step: render the expressions,
+match the request to its template (by ``X-Amz-Target``), apply the template's defaults
+and JSON-document members, validate against the schema, resolve the endpoint and Region,
+and run the plugins' ``check_request`` hooks. Pure apart from reading the AWS config for
+a default Region (through the ``default_region`` callable).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from . import endpoints
+from .checks import Check, RequestContext
+from .errors import Problem, RequestValidationError
+from .expressions import Node, compile_value, render
+from .task import HttpTask
+from .template import TaskTemplate
+from .validation import BodyValidator
+
+__all__ = ["CompiledTask", "Options", "PreparedRequest", "compile_task", "prepare"]
+
+
+class Options(BaseModel):
+    """Command-line choices that shape a request (all optional)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    fips: bool = False
+    dual_stack: bool = False
+    profile: str | None = None
+    allow_insecure_endpoint: bool = False
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    max_attempts: int | None = None
+    plugin_options: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class CompiledTask:
+    """A task whose expressions are compiled once, ready to render many times."""
+
+    task: HttpTask
+    template: TaskTemplate | None
+    url: Node
+    headers: Node
+    body: Node
+
+
+@dataclass
+class PreparedRequest:
+    """A checked request, not yet signed."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    body_bytes: bytes
+    endpoint: endpoints.Endpoint
+    signing_name: str
+    template: TaskTemplate | None
+    task: HttpTask
+    warnings: list[Check] = field(default_factory=list)
+
+
+_NO_URL = compile_value("")
+
+
+def compile_task(task: HttpTask, template: TaskTemplate | None = None) -> CompiledTask:
+    """Compile a task's url, headers and body expressions."""
+    request = task.httpRequest
+    return CompiledTask(
+        task,
+        template,
+        compile_value(request.url),
+        compile_value(request.headers),
+        compile_value(request.body),
+    )
+
+
+# Per template object (templates live as long as their registry): id → (template, compiled).
+_COMPILED: dict[int, tuple[TaskTemplate, CompiledTask, BodyValidator]] = {}
+
+
+def _compiled_template(template: TaskTemplate) -> tuple[CompiledTask, BodyValidator]:
+    cached = _COMPILED.get(id(template))
+    if cached is None or cached[0] is not template:
+        task = HttpTask.model_validate(template.to_task())
+        cached = (template, compile_task(task, template), BodyValidator(template.body_schema))
+        _COMPILED[id(template)] = cached
+    return cached[1], cached[2]
+
+
+def compiled_for(template: TaskTemplate) -> CompiledTask:
+    """The template's own task, compiled once per process."""
+    return _compiled_template(template)[0]
+
+
+def _validator(template: TaskTemplate) -> BodyValidator:
+    return _compiled_template(template)[1]
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> dict[str, Any]:
+    """Defaults for absent members; JSON-document members given as objects become strings."""
+    properties: dict[str, Any] = template.body_schema.get("properties", {})
+    completed: dict[str, Any] = {}
+    for member, prop in properties.items():  # in the document's member order
+        if member in body:
+            value = body[member]
+            if prop.get("x-json-document") and isinstance(value, dict | list):
+                value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            completed[member] = value
+        elif "default" in prop:
+            completed[member] = prop["default"]
+    completed.update({k: v for k, v in body.items() if k not in properties})  # the schema reports them
+    return completed
+
+
+def _region_hint(template: TaskTemplate | None, body: Any) -> str | None:
+    """A Region named by an ARN of this service among the top-level members (e.g. a key ARN)."""
+    if template is None or not isinstance(body, Mapping):
+        return None
+    for value in body.values():
+        if isinstance(value, str) and value.startswith("arn:"):
+            parts = value.split(":")
+            if len(parts) > 4 and parts[2] == template.signing_name and parts[3]:
+                return parts[3]
+    return None
+
+
+def _endpoint(
+    template: TaskTemplate | None, url: str, region: str | None, options: Options, *, template_mode: bool
+) -> endpoints.Endpoint | list[Problem]:
+    if options.endpoint_url:
+        url = options.endpoint_url
+    elif not template_mode:
+        host = urlsplit(url).hostname or ""
+        region = endpoints.region_from_host(host) or region
+    if region is None:
+        return [
+            Problem(
+                field="region",
+                message="no Region: set the 'region' input parameter, --region, "
+                "AWS_REGION, or a region in the AWS profile",
+            )
+        ]
+    if template_mode and not options.endpoint_url and template is not None:
+        found = endpoints.resolve_endpoint(
+            template.endpoint_prefix,
+            region,
+            fips=options.fips,
+            dual_stack=options.dual_stack,
+            service=template.service,
+        )
+        return [found] if isinstance(found, Problem) else found
+    is_aws = (urlsplit(url).hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+    problems = endpoints.check_endpoint_url(
+        url,
+        allow_insecure=options.allow_insecure_endpoint,
+        field="endpoint-url" if options.endpoint_url else "httpRequest.url",
+    )
+    if is_aws and not options.endpoint_url:
+        problems = [p for p in problems if "path" not in p.message]
+    if problems:
+        return problems
+    found = endpoints.custom_endpoint(url, region)
+    return [found] if isinstance(found, Problem) else found
+
+
+def prepare(
+    compiled: CompiledTask,
+    params: Any,
+    *,
+    options: Options,
+    manager: pluggy.PluginManager,
+    template_for: Callable[[str], TaskTemplate | None],
+    default_region: Callable[[], str | None] = lambda: None,
+    caller_arn: Callable[[], str | None] = lambda: None,
+) -> PreparedRequest:
+    """Render and check one request; raise :class:`RequestValidationError` listing every problem."""
+    template_mode = compiled.template is not None
+    if not isinstance(params, Mapping):
+        raise RequestValidationError(
+            [Problem(field="input", message="the input parameters must be a JSON object")]
+        )
+    problems: list[Problem] = []
+    # A template's endpoint comes from the Region (or --endpoint-url), not from its URL text.
+    url_out = render(_NO_URL if template_mode else compiled.url, params, where="httpRequest.url")
+    headers_out = render(compiled.headers, params, where="headers")
+    body_out = render(compiled.body, params)
+    problems += url_out.problems + headers_out.problems + body_out.problems
+    for missing in url_out.missing:
+        problems.append(
+            Problem(
+                field=missing.field, message=f"{missing.expression} selected nothing in the input parameters"
+            )
+        )
+    headers = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (headers_out.value or {}).items()}
+    target = _header(headers, "X-Amz-Target")
+    template = compiled.template or (template_for(target) if target else None)
+    body = body_out.value
+    if template is not None:
+        if _header(headers, "Content-Type") is None:
+            headers["Content-Type"] = template.headers["Content-Type"]
+        if isinstance(body, dict):
+            body = _complete_body(template, body)
+            required = set(template.required)
+            reported = set()
+            for missing in body_out.missing:
+                if missing.field in required and missing.field not in body:
+                    reported.add(missing.field)
+                    problems.append(
+                        Problem(
+                            field=missing.field,
+                            message=f"is required, but "
+                            f"{missing.expression} selected nothing in the input parameters",
+                        )
+                    )
+            problems += [p for p in _validator(template).problems(body) if p.field not in reported]
+        else:
+            problems += _validator(template).problems(body)
+        if template_mode:
+            known = set(template.members) | {"region"}
+            problems += [
+                Problem(
+                    field=name,
+                    message=f"unknown input parameter; expected one of: {', '.join(sorted(known))}",
+                )
+                for name in params
+                if name not in known
+            ]
+    region_param = params.get("region")
+    region = (
+        (region_param if isinstance(region_param, str) and region_param else None)
+        or options.region
+        or _region_hint(template, body)
+        or default_region()
+    )
+    resolved = _endpoint(template, str(url_out.value or ""), region, options, template_mode=template_mode)
+    endpoint = None if isinstance(resolved, list) else resolved
+    if isinstance(resolved, list):
+        problems += resolved
+    context = RequestContext(
+        template=template,
+        body=body,
+        endpoint=endpoint,
+        caller_arn=caller_arn,
+        options=dict(options.plugin_options),
+        valid_so_far=not problems,
+    )
+    warnings: list[Check] = []
+    for found in manager.hook.check_request(context=context):
+        for check in found or ():
+            if check.severity == "ERROR":
+                problems.append(check.as_problem())
+            else:
+                warnings.append(check)
+    if problems or endpoint is None:
+        raise RequestValidationError(problems)
+    signing_name = (
+        template.signing_name if template else (urlsplit(endpoint.url).hostname or "").split(".")[0]
+    )
+    body_bytes = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+    return PreparedRequest(
+        method=compiled.task.httpRequest.method,
+        url=endpoint.url,
+        headers=headers,
+        body=body,
+        body_bytes=body_bytes,
+        endpoint=endpoint,
+        signing_name=signing_name.replace("-fips", ""),
+        template=template,
+        task=compiled.task,
+        warnings=warnings,
+    )

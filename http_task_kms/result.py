@@ -1,0 +1,153 @@
+"""The structured result of a Test request (the contract in the README), and redaction.
+
+Every outcome is one :class:`TestRequestResult`: success, an AWS error, a network
+failure, or a request refused before sending (``ValidationError`` with ``problems``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import Problem
+from .redact import redact_headers
+
+__all__ = ["ErrorDetail", "RequestShown", "TestRequestResult", "parse_body", "validation_failure"]
+
+#: Throttling codes of AWS JSON services: always retryable (LimitExceededException is not one).
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+#: Transient server-side codes worth another attempt.
+TRANSIENT_CODES = frozenset(
+    {
+        "DependencyTimeoutException",
+        "KMSInternalException",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+class ErrorDetail(BaseModel):
+    """Why a request failed: the service's error code and message, or ours."""
+
+    code: str
+    message: str
+    retryable: bool = False
+    problems: list[Problem] | None = None
+
+
+class RequestShown(BaseModel):
+    """The request as sent (or as it would be sent), with secrets redacted."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any = None
+    signed: bool = True
+
+
+class TestRequestResult(BaseModel):
+    """What the builder's Test request shows, and what a workflow run records."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    __test__ = False  # not a pytest test class, despite the name
+
+    ok: bool
+    statusCode: int | None = None
+    reasonPhrase: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    bodyTruncated: bool = False
+    error: ErrorDetail | None = None
+    requestId: str | None = None
+    attempts: int = 0
+    elapsedMs: float = 0.0
+    request: RequestShown | None = None
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as the JSON document the CLI prints (plugin extras merged in)."""
+        data = self.model_dump(mode="json", exclude={"extra"})
+        if not data["warnings"]:
+            del data["warnings"]
+        if not data["bodyTruncated"]:
+            del data["bodyTruncated"]
+        if data["error"] is not None and data["error"].get("problems") is None:
+            del data["error"]["problems"]
+        data.update(self.extra)
+        return data
+
+
+def shown_request(
+    method: str, url: str, headers: Mapping[str, str], body: Any, *, signed: bool
+) -> RequestShown:
+    """A request safe to print: signature and session token redacted."""
+    return RequestShown(method=method, url=url, headers=redact_headers(headers), body=body, signed=signed)
+
+
+def parse_body(raw: bytes, content_type: str | None) -> Any:
+    """JSON when it parses (``null`` and empty become None), else the text as it came."""
+    if not raw.strip():
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def aws_error(status: int, body: Any, reason: str | None) -> tuple[str, str]:
+    """(code, message) of an AWS error answer: ``__type`` after its last ``#``, else the status."""
+    if isinstance(body, Mapping):
+        raw = body.get("__type") or body.get("code") or body.get("Code")
+        message = body.get("message") or body.get("Message") or ""
+        if isinstance(raw, str) and raw:
+            return raw.rsplit("#", 1)[-1].split(":", 1)[0], str(message)
+    if isinstance(body, str):
+        xml_code = _xml_tag(body, "Code")
+        if xml_code:
+            return xml_code, _xml_tag(body, "Message") or ""
+    return f"HTTP{status}", reason or ""
+
+
+def _xml_tag(text: str, tag: str) -> str | None:
+    start = text.find(f"<{tag}>")
+    end = text.find(f"</{tag}>", start)
+    if start < 0 or end < 0:
+        return None
+    return text[start + len(tag) + 2 : end].strip()
+
+
+def validation_failure(problems: list[Problem], *, request: RequestShown | None = None) -> TestRequestResult:
+    """The result of a request refused before sending (exit code 2)."""
+    count = len(problems)
+    return TestRequestResult(
+        ok=False,
+        error=ErrorDetail(
+            code="ValidationError",
+            retryable=False,
+            problems=problems,
+            message=f"{count} problem{'s' if count != 1 else ''} found; nothing was sent",
+        ),
+        request=request,
+    )

@@ -1,0 +1,114 @@
+"""The task template: one API operation, ready to become a builder Http task.
+
+A :class:`TaskTemplate` is plain data built once from an OpenAPI document (see
+:mod:`http_task_kms.spec`). It knows how to present itself as a builder Http task
+(:meth:`TaskTemplate.to_task`) and as the JSON Schema of its input parameters
+(:meth:`TaskTemplate.input_schema`), which is what a builder draws its form from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ErrorInfo", "TaskTemplate"]
+
+REGION_PARAMETER: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[a-z]{2}(-[a-z]+)+-\\d+$",
+    "description": "AWS Region of the endpoint, e.g. us-east-1. Optional: falls back to "
+    "--region, the key ARN's Region, then the AWS config/profile.",
+}
+
+
+class ErrorInfo(BaseModel):
+    """One error the operation can return, as catalogued in the OpenAPI document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    fault: Literal["client", "server"]
+    retryable: bool
+    throttling: bool = False
+    http_status: int | None = None
+    description: str = ""
+
+
+class TaskTemplate(BaseModel):
+    """An HTTP task template for one operation of an AWS JSON-protocol service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="'<service>.<Operation>', e.g. 'kms.PutKeyPolicy'.")
+    service: str
+    operation: str
+    title: str
+    description: str = Field(description="Plain text (HTML stripped).")
+    method: str = "POST"
+    endpoint_prefix: str = Field(description="Host prefix of the regional endpoint, e.g. 'kms'.")
+    signing_name: str
+    servers: tuple[str, ...] = ()
+    headers: dict[str, str] = Field(description="Fixed headers: X-Amz-Target, Content-Type.")
+    body_schema: dict[str, Any] = Field(
+        description="JSON Schema (2020-12) of the request body, with $defs for nested shapes."
+    )
+    errors: tuple[ErrorInfo, ...] = ()
+    deprecated: bool = False
+
+    @property
+    def target(self) -> str:
+        """The X-Amz-Target value that selects this operation."""
+        return self.headers["X-Amz-Target"]
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The top-level request members, in document order."""
+        return tuple(self.body_schema.get("properties", {}))
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The request members that must be present."""
+        return tuple(self.body_schema.get("required", ()))
+
+    def body_template(self) -> dict[str, str]:
+        """The body as placeholders over input parameters of the same names."""
+        return {name: "${$." + name + "}" for name in self.members}
+
+    def input_schema(self) -> dict[str, Any]:
+        """JSON Schema of the task's input parameters: the body members plus ``region``."""
+        schema = dict(self.body_schema)
+        schema["title"] = self.title
+        schema["description"] = self.description
+        schema["properties"] = {**self.body_schema.get("properties", {}), "region": REGION_PARAMETER}
+        return schema
+
+    def error(self, code: str) -> ErrorInfo | None:
+        """The catalogued error with this code, if any."""
+        return next((e for e in self.errors if e.code == code), None)
+
+    def to_task(self) -> dict[str, Any]:
+        """This template as a builder Http task whose request carries the placeholders."""
+        example: dict[str, Any] = {}
+        for member, prop in self.body_schema.get("properties", {}).items():
+            if "default" in prop:
+                example[member] = prop["default"]
+            elif member in self.required:
+                example[member] = None  # to be filled in: renders as a clear validation error
+
+        return {
+            "type": "Http",
+            "description": self.description,
+            "credentials": "aws-sigv4",
+            "inputParameters": {"region": "us-east-1", **example},
+            "httpRequest": {
+                "url": f"https://{self.endpoint_prefix}.${{$.region}}.amazonaws.com/",
+                "method": self.method,
+                "headers": dict(self.headers),
+                "body": self.body_template(),
+            },
+            "retry": {"intervalSeconds": 1, "maxAttempts": 3, "backoffRate": 2.0},
+            "connectionTimeoutSeconds": 5,
+            "readTimeoutSeconds": 10,
+            "end": True,
+        }

@@ -1,0 +1,319 @@
+"""Sending: one ``requests.Session``, timeouts, retries with jitter, re-signing per attempt.
+
+The only module that talks to the network. Redirects are never followed (a 3xx is the
+result, so credentials never reach another host); TLS certificates are always verified
+(``AWS_CA_BUNDLE`` / ``REQUESTS_CA_BUNDLE`` are honoured); a response body is read up to
+:data:`MAX_BODY_BYTES` and marked truncated beyond that. Only retryable failures are
+retried: throttling, HTTP 5xx, transient server errors, connection errors and timeouts.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from .errors import CredentialsError
+from .redact import redact_headers, redact_text, redact_value
+from .result import (
+    THROTTLING_CODES,
+    TRANSIENT_CODES,
+    ErrorDetail,
+    TestRequestResult,
+    aws_error,
+    parse_body,
+    shown_request,
+)
+from .signing import Signer
+
+__all__ = ["MAX_BODY_BYTES", "AttemptPolicy", "Outgoing", "Transport"]
+
+#: Largest response body kept in a result (bytes); the rest is dropped, unread.
+MAX_BODY_BYTES = 1024 * 1024
+#: Longest pause between two attempts (seconds), whatever the retry policy says.
+MAX_DELAY_SECONDS = 20.0
+_SKEW_CODES = frozenset(
+    {
+        "RequestTimeTooSkewed",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "RequestInTheFuture",
+    }
+)
+_SKEW_WORDS = (
+    "skew",
+    "expired",
+    "too far",
+    "in the future",
+    "request time",
+    "signature expired",
+    "not yet current",  # KMS, local clock ahead: "Signature not yet current: … is still later than …"
+)
+
+
+@dataclass(frozen=True)
+class AttemptPolicy:
+    """How many attempts, how long to wait between them, and the timeouts of each."""
+
+    max_attempts: int = 3
+    interval_seconds: float = 1.0
+    backoff_rate: float = 2.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+
+    def delay(self, attempt: int, jitter: float) -> float:
+        """Pause after failed attempt ``attempt`` (1-based): exponential, with equal jitter."""
+        base = min(self.interval_seconds * self.backoff_rate ** (attempt - 1), MAX_DELAY_SECONDS)
+        return base / 2 + base / 2 * jitter
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One request to send: signed afresh for every attempt."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    shown_body: Any
+    service: str
+    region: str
+    retryable_codes: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Answer:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: Any
+    truncated: bool
+    request_id: str | None
+
+
+def _ca_bundle() -> str | bool:
+    return os.environ.get("AWS_CA_BUNDLE") or True
+
+
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth hook that changes nothing: keeps requests from adding ~/.netrc credentials."""
+    return request
+
+
+def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            response.close()
+            return b"".join(chunks)[:cap], True
+    return b"".join(chunks), False
+
+
+def _server_clock_offset(headers: Mapping[str, str], now: float) -> float | None:
+    date = next((v for k, v in headers.items() if k.lower() == "date"), None)
+    if not date:
+        return None
+    try:
+        server = email.utils.parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return server - now
+
+
+class Transport:
+    """Sends signed requests over one connection-reusing session."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        wall_clock: Callable[[], float] = time.time,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.session = session or requests.Session()
+        self.session.mount("https://", HTTPAdapter(max_retries=0))
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self._sleep, self._jitter, self._wall_clock = sleep, jitter, wall_clock
+        self._max_body = max_body_bytes
+        self.clock_offset = 0.0
+
+    def _attempt(
+        self, out: Outgoing, headers: Mapping[str, str], policy: AttemptPolicy
+    ) -> _Answer | ErrorDetail:
+        try:
+            response = self.session.request(
+                out.method,
+                out.url,
+                data=out.body,
+                headers=dict(headers),
+                allow_redirects=False,
+                timeout=(policy.connect_timeout, policy.read_timeout),
+                verify=_ca_bundle(),
+                stream=True,
+                auth=_no_netrc,
+            )
+            with response:
+                raw, truncated = _read_capped(response, self._max_body)
+        except requests.exceptions.SSLError as exc:
+            return ErrorDetail(code="TLSError", message=redact_text(str(exc)), retryable=False)
+        except requests.exceptions.ConnectTimeout:
+            return ErrorDetail(
+                code="ConnectTimeout",
+                retryable=True,
+                message=f"no connection within {policy.connect_timeout:g} s",
+            )
+        except requests.exceptions.ReadTimeout:
+            return _read_timeout(policy)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            return ErrorDetail(
+                code="IncompleteResponse",
+                retryable=True,
+                message=f"the response ended early or could not be decoded: {type(exc).__name__}",
+            )
+        except requests.exceptions.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+                return _read_timeout(policy)  # the body stalled: requests wraps that as ConnectionError
+            return ErrorDetail(code="ConnectionError", retryable=True, message=redact_text(_root_cause(exc)))
+        except requests.exceptions.RequestException as exc:
+            return ErrorDetail(code=type(exc).__name__, retryable=False, message=redact_text(str(exc)))
+        except OSError as exc:  # e.g. AWS_CA_BUNDLE names a file that does not exist
+            code = "TLSError" if "certificate" in str(exc).lower() else "ConnectionError"
+            return ErrorDetail(code=code, retryable=False, message=redact_text(str(exc)))
+        except (UnicodeError, ValueError) as exc:  # e.g. a header value that is not Latin-1
+            return ErrorDetail(
+                code="InvalidRequest",
+                retryable=False,
+                message=f"the request could not be sent: {redact_text(str(exc))}",
+            )
+        request_id = response.headers.get("x-amzn-RequestId") or response.headers.get("x-amz-request-id")
+        # What the server sends back is redacted too: an echo (AWS's SignatureDoesNotMatch
+        # quotes the canonical request, session token included) must not reach the result.
+        return _Answer(
+            response.status_code,
+            redact_text(response.reason or ""),
+            redact_headers(response.headers),
+            redact_value(parse_body(raw, response.headers.get("Content-Type"))),
+            truncated,
+            redact_text(request_id) if request_id else None,
+        )
+
+    def send(self, out: Outgoing, signer: Signer, policy: AttemptPolicy) -> TestRequestResult:
+        """Send with retries; always returns a result, never raises for network or AWS errors."""
+        started = time.perf_counter()
+        attempts, skew_corrected = 0, False
+        result: TestRequestResult | None = None
+        while True:
+            attempts += 1
+            try:
+                headers = signer.sign(
+                    out.method,
+                    out.url,
+                    out.headers,
+                    out.body,
+                    service=out.service,
+                    region=out.region,
+                    clock_offset=self.clock_offset,
+                )
+            except CredentialsError as exc:
+                if result is None:
+                    raise  # nothing was sent: the caller reports it as such
+                # An earlier attempt was sent: report its outcome, and why there is no other.
+                result.error = ErrorDetail(
+                    code="CredentialsError",
+                    retryable=False,
+                    message=f"{redact_text(str(exc))} (before attempt {attempts}; the previous "
+                    f"attempt failed with {result.error.code if result.error else 'an error'})",
+                )
+                result.elapsedMs = round((time.perf_counter() - started) * 1000, 1)
+                return result
+            answer = self._attempt(out, headers, policy)
+            result = self._result(answer, out, headers, attempts)
+            if isinstance(answer, _Answer) and not result.ok and not skew_corrected and _is_skew(result):
+                offset = _server_clock_offset(answer.headers, self._wall_clock())
+                if offset is not None and abs(offset) > 60:
+                    self.clock_offset, skew_corrected = offset, True
+                    continue  # sign once more with the server's clock, as the AWS SDKs do
+            retryable = result.error is not None and result.error.retryable
+            if result.ok or not retryable or attempts >= policy.max_attempts:
+                result.elapsedMs = round((time.perf_counter() - started) * 1000, 1)
+                return result
+            self._sleep(policy.delay(attempts, self._jitter()))
+
+    def _result(
+        self, answer: _Answer | ErrorDetail, out: Outgoing, headers: Mapping[str, str], attempts: int
+    ) -> TestRequestResult:
+        shown = shown_request(out.method, out.url, headers, out.shown_body, signed=True)
+        if isinstance(answer, ErrorDetail):
+            return TestRequestResult(ok=False, error=answer, attempts=attempts, request=shown)
+        ok = 200 <= answer.status < 300
+        error = None
+        if not ok:
+            code, message = aws_error(answer.status, answer.body, answer.reason)
+            if 300 <= answer.status < 400:
+                code = "Redirect"
+                message = (
+                    f"the endpoint answered {answer.status} (Location: "
+                    f"{answer.headers.get('Location', '-')}); redirects are not followed"
+                )
+            error = ErrorDetail(
+                code=code, message=message, retryable=_retryable(answer.status, code, out.retryable_codes)
+            )
+        return TestRequestResult(
+            ok=ok,
+            statusCode=answer.status,
+            reasonPhrase=answer.reason,
+            headers=answer.headers,
+            body=answer.body,
+            bodyTruncated=answer.truncated,
+            error=error,
+            requestId=answer.request_id,
+            attempts=attempts,
+            request=shown,
+        )
+
+
+def _retryable(status: int, code: str, catalogue: Iterable[str]) -> bool:
+    if code == "LimitExceededException":
+        return False  # a quota, not throttling: another attempt fails the same way
+    return (
+        status >= 500
+        or status == 429
+        or code in THROTTLING_CODES
+        or code in TRANSIENT_CODES
+        or code in catalogue
+    )
+
+
+def _is_skew(result: TestRequestResult) -> bool:
+    error = result.error
+    if error is None or error.code not in _SKEW_CODES:
+        return False
+    return error.code == "RequestTimeTooSkewed" or any(w in error.message.lower() for w in _SKEW_WORDS)
+
+
+def _read_timeout(policy: AttemptPolicy) -> ErrorDetail:
+    return ErrorDetail(
+        code="ReadTimeout", retryable=True, message=f"no response within {policy.read_timeout:g} s"
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    seen = exc
+    while seen.__context__ is not None and seen.__context__ is not seen:
+        seen = seen.__context__
+    text = str(seen) or type(seen).__name__
+    return text if len(text) < 300 else text[:300] + "…"

@@ -1,0 +1,115 @@
+"""Check a request body against its template's JSON Schema, every problem at once.
+
+The schema is compiled once per template (:class:`BodyValidator`); each call only walks
+the body. Messages name the field and the rule, and never echo a long value back.
+Extension keyword: ``x-maxBytes`` (UTF-8 size limit of a string, e.g. KMS's 32 KB
+key-policy quota, which the service model cannot express).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from .errors import Problem
+
+__all__ = ["BodyValidator", "json_type"]
+
+
+def _max_bytes(
+    validator: Any, limit: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str):
+        size = len(instance.encode("utf-8"))
+        if size > limit:
+            yield ValidationError(
+                f"is {size:,} bytes (UTF-8); the limit is {limit:,} bytes",
+                validator="x-maxBytes",
+                validator_value=limit,
+            )
+
+
+_Validator: Any = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"x-maxBytes": _max_bytes}
+)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a Python value ('string', 'boolean', …)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "integer" if isinstance(value, int) else "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _field(error: ValidationError) -> str:
+    field = ""
+    for part in error.absolute_path:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return field
+
+
+def _message(error: ValidationError) -> tuple[str, str]:
+    """(field, message) for one schema violation, phrased for a person."""
+    field, rule = _field(error), error.validator
+    value: Any = error.validator_value
+    instance: Any = error.instance
+    schema: Any = error.schema
+    if rule == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        return (f"{field}.{missing}" if field else missing), "is required"
+    if rule == "additionalProperties":
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
+        known = ", ".join(schema.get("properties", {}))
+        return field or "body", f"unknown member(s) {', '.join(extra)}; expected one of: {known}"
+    if rule == "type":
+        wanted = " or ".join(value) if isinstance(value, list) else value
+        got = json_type(instance)
+        hint = " (write true or false without quotes)" if wanted == "boolean" and got == "string" else ""
+        return field, f"must be of type {wanted}, got {got}{hint}"
+    messages = {
+        "minLength": lambda: f"must be at least {value} characters long (is {len(instance)})",
+        "maxLength": lambda: f"must be at most {value:,} characters long (is {len(instance):,})",
+        "pattern": lambda: f"must match the pattern {value}",
+        "enum": lambda: "must be one of: " + ", ".join(json.dumps(v) for v in value),
+        "minimum": lambda: f"must be at least {value} (is {instance})",
+        "maximum": lambda: f"must be at most {value} (is {instance})",
+        "minItems": lambda: f"must have at least {value} item(s) (has {len(instance)})",
+        "maxItems": lambda: f"must have at most {value} item(s) (has {len(instance)})",
+        "minProperties": lambda: f"must have at least {value} entries (has {len(instance)})",
+        "maxProperties": lambda: f"must have at most {value} entries (has {len(instance)})",
+        "x-maxBytes": lambda: error.message,
+    }
+    make = messages.get(str(rule))
+    return field, make() if make else error.message[:200]
+
+
+class BodyValidator:
+    """A request-body schema compiled once; :meth:`problems` checks one body."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self._validator = _Validator(schema)
+
+    def problems(self, body: Any) -> list[Problem]:
+        """Every schema violation of ``body``, in document order, without duplicates."""
+        seen: set[tuple[str, str]] = set()
+        found: list[Problem] = []
+        for error in sorted(self._validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+            if error.validator in {"allOf", "anyOf", "oneOf"} and error.context:
+                errors = error.context
+            else:
+                errors = [error]
+            for each in errors:
+                key = _message(each)
+                if key not in seen:
+                    seen.add(key)
+                    found.append(Problem(field=key[0] or "body", message=key[1]))
+        return found
