@@ -16,7 +16,15 @@ import click
 
 from . import redact
 from .client import Client
-from .errors import HttpTaskError, Problem, RequestValidationError
+from .errors import (
+    CredentialsError,
+    HttpTaskError,
+    Problem,
+    RequestValidationError,
+    SpecError,
+    TaskDefinitionError,
+    TemplateNotFound,
+)
 from .prepare import Options
 from .result import TestRequestResult, validation_failure
 from .task import select_task
@@ -222,9 +230,9 @@ def test_request(template_id: str | None, **kw: Any) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def spec(service: str, output: str | None) -> None:
     """Generate the OpenAPI document of an AWS JSON-protocol service from botocore's model."""
-    from .openapi_gen import dump_yaml, generate_openapi  # noqa: PLC0415
-
     from openapi_spec_validator import validate  # noqa: PLC0415
+
+    from .openapi_gen import dump_yaml, generate_openapi  # noqa: PLC0415
 
     document = generate_openapi(service)
     validate(document)  # never write a document the loader's peers would reject
@@ -235,6 +243,14 @@ def spec(service: str, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+_ERROR_FIELDS: dict[type[HttpTaskError], str] = {
+    TemplateNotFound: "ID",
+    SpecError: "spec",
+    TaskDefinitionError: "task",
+    CredentialsError: "credentials",
+}
 
 
 def run() -> None:
@@ -250,7 +266,8 @@ def run() -> None:
         click.echo("aborted", err=True)
         sys.exit(EXIT_FAILED)
     except HttpTaskError as exc:
-        problems = getattr(exc, "problems", None) or [Problem(field=type(exc).__name__, message=str(exc))]
+        field = next((name for kind, name in _ERROR_FIELDS.items() if isinstance(exc, kind)), "input")
+        problems = getattr(exc, "problems", None) or [Problem(field=field, message=str(exc))]
         _emit(validation_failure(problems).to_json())
         sys.exit(EXIT_INVALID)
 

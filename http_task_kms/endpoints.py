@@ -88,6 +88,19 @@ def resolve_endpoint(
     return Endpoint(url=url.rstrip("/") + "/", region=region, partition=partition["id"])
 
 
+_HOST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (letters, digits, ``-``, ``_``) or an IP address literal."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return True
+    except ValueError:
+        return bool(_HOST_NAME.fullmatch(host))
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -109,6 +122,11 @@ def check_endpoint_url(
     problems = []
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         problems.append(Problem(field=field, message=f"{url!r} must be an http(s) URL with a host"))
+        return problems
+    if not _valid_host(parts.hostname):
+        problems.append(
+            Problem(field=field, message=f"{parts.hostname!r} is not a valid host name or IP address")
+        )
         return problems
     if parts.username is not None or parts.password is not None:
         problems.append(

@@ -25,8 +25,15 @@ from http_task_kms.errors import SpecError
 
 __all__ = ["dump_yaml", "generate_openapi"]
 
-_SIGV4_PARAMETERS = ("X-Amz-Content-Sha256", "X-Amz-Date", "X-Amz-Algorithm", "X-Amz-Credential",
-                     "X-Amz-Security-Token", "X-Amz-Signature", "X-Amz-SignedHeaders")
+_SIGV4_PARAMETERS = (
+    "X-Amz-Content-Sha256",
+    "X-Amz-Date",
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "X-Amz-Signature",
+    "X-Amz-SignedHeaders",
+)
 _FIRST_ERROR_STATUS = 480
 _LAST_STATUS = 599
 
@@ -95,9 +102,7 @@ def _retry_codes(session: botocore.session.Session, prefix: str) -> tuple[set[st
     return throttling, transient
 
 
-def _exception_info(
-    code: str, raw: dict[str, Any], retry_codes: tuple[set[str], set[str]]
-) -> dict[str, Any]:
+def _exception_info(code: str, raw: dict[str, Any], retry_codes: tuple[set[str], set[str]]) -> dict[str, Any]:
     """Build ``x-aws-exception`` from a raw botocore exception shape."""
     error: dict[str, Any] = raw.get("error", {})
     if "httpStatusCode" in error:
@@ -136,9 +141,19 @@ def _member_schema(member: Shape, raw_member: dict[str, Any]) -> dict[str, Any]:
     return {"allOf": [_ref(member.name), extra]} if extra else _ref(member.name)
 
 
-_TYPES = {"structure": "object", "map": "object", "list": "array", "string": "string",
-          "blob": "string", "boolean": "boolean", "integer": "integer", "long": "integer",
-          "float": "number", "double": "number", "timestamp": "number"}
+_TYPES = {
+    "structure": "object",
+    "map": "object",
+    "list": "array",
+    "string": "string",
+    "blob": "string",
+    "boolean": "boolean",
+    "integer": "integer",
+    "long": "integer",
+    "float": "number",
+    "double": "number",
+    "timestamp": "number",
+}
 # blob: base64 in JSON; timestamp: the JSON protocol sends epoch seconds
 _FORMATS = {"blob": "byte", "timestamp": "unix-timestamp"}
 _BOUNDS = {
@@ -239,17 +254,19 @@ def _servers(session: botocore.session.Session, prefix: str, title: str) -> list
         data = partitions[partition]
         regex = re.compile(data["regionRegex"])  # drops pseudo-regions such as aws-global
         regions = sorted(r for r in data["regions"] if regex.match(r))
-        servers.append({
-            "url": f"https://{prefix}.{{region}}.{suffix}",
-            "variables": {
-                "region": {
-                    "description": f"The AWS region ({partition} partition)",
-                    "enum": regions,
-                    "default": default,
+        servers.append(
+            {
+                "url": f"https://{prefix}.{{region}}.{suffix}",
+                "variables": {
+                    "region": {
+                        "description": f"The AWS region ({partition} partition)",
+                        "enum": regions,
+                        "default": default,
+                    },
                 },
-            },
-            "description": f"The {title} {label} endpoint",
-        })
+                "description": f"The {title} {label} endpoint",
+            }
+        )
     return servers
 
 
@@ -300,11 +317,19 @@ def _operation(
         "summary": op.name,
         "description": op.documentation,
         "parameters": [
-            {"name": "X-Amz-Target", "in": "header", "required": True,
-             "schema": {"type": "string", "enum": [target]}},
-            {"name": "Content-Type", "in": "header", "required": True,
-             "description": "The media type of the request body.",
-             "schema": {"type": "string", "default": media_type}},
+            {
+                "name": "X-Amz-Target",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "enum": [target]},
+            },
+            {
+                "name": "Content-Type",
+                "in": "header",
+                "required": True,
+                "description": "The media type of the request body.",
+                "schema": {"type": "string", "default": media_type},
+            },
         ],
         "requestBody": {"required": True, "content": {media_type: {"schema": _ref(input_name)}}},
         "responses": responses,
@@ -314,9 +339,7 @@ def _operation(
     return post
 
 
-def generate_openapi(
-    service_name: str, *, session: botocore.session.Session | None = None
-) -> dict[str, Any]:
+def generate_openapi(service_name: str, *, session: botocore.session.Session | None = None) -> dict[str, Any]:
     """Build the OpenAPI 3.0.3 document of the botocore service ``service_name``.
 
     Raises :class:`~http_task_kms.errors.SpecError` if botocore does not know the service or
@@ -329,9 +352,7 @@ def generate_openapi(
         raise SpecError(f"unknown service {service_name!r}: {exc}") from exc
     meta = model.metadata
     if meta.get("protocol") != "json" or "targetPrefix" not in meta:
-        raise SpecError(
-            f"service {service_name!r} uses the {meta.get('protocol')!r} protocol, not AWS JSON"
-        )
+        raise SpecError(f"service {service_name!r} uses the {meta.get('protocol')!r} protocol, not AWS JSON")
     prefix: str = meta["endpointPrefix"]
     json_version = str(meta.get("jsonVersion", "1.0"))
     media_type = f"application/x-amz-json-{json_version}"
@@ -413,6 +434,5 @@ def dump_yaml(document: dict[str, Any], *, header: bool = True) -> str:
     info = document.get("info", {})
     return (
         f"# Generated by `http-task-kms spec {info.get('x-serviceName', 'SERVICE')}` from"
-        f" {info.get('x-generated-from', 'botocore')}'s service model; do not edit by hand.\n"
-        + text
+        f" {info.get('x-generated-from', 'botocore')}'s service model; do not edit by hand.\n" + text
     )

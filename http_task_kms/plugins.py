@@ -34,12 +34,17 @@ def get_plugin_manager() -> pluggy.PluginManager:
 class Registry:
     """Templates by id and by X-Amz-Target, as the plugins registered them."""
 
-    def __init__(self, templates: Iterable[TaskTemplate]) -> None:
+    def __init__(self, templates: Iterable[TaskTemplate | tuple[str, TaskTemplate]]) -> None:
         self._by_id: dict[str, TaskTemplate] = {}
-        for template in templates:
+        origin: dict[str, str] = {}
+        for item in templates:
+            source, template = item if isinstance(item, tuple) else ("the document", item)
             if template.id in self._by_id:
-                raise ValueError(f"template {template.id!r} registered twice")
+                raise ValueError(
+                    f"template {template.id!r} registered twice: by {origin[template.id]} and by {source}"
+                )
             self._by_id[template.id] = template
+            origin[template.id] = source
         self._by_target = {t.target: t for t in self._by_id.values()}
 
     def __iter__(self) -> Iterator[TaskTemplate]:
@@ -68,15 +73,19 @@ class Registry:
         return [t for t in self if needle in f"{t.id}\n{t.title}\n{t.description}".lower()]
 
 
-def _collect_templates(manager: pluggy.PluginManager) -> list[TaskTemplate]:
-    found: list[TaskTemplate] = []
-    manager.hook.register_templates(register=found.append)
+def _collect_templates(manager: pluggy.PluginManager) -> list[tuple[str, TaskTemplate]]:
+    """Every plugin's templates, each with the name of the plugin that registered it."""
+    found: list[tuple[str, TaskTemplate]] = []
+    for impl in reversed(manager.hook.register_templates.get_hookimpls()):  # pluggy's call order
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        impl.function(register=lambda template, name=impl.plugin_name: found.append((name, template)))
     return found
 
 
-@functools.cache
-def _registry_from_plugins(manager: pluggy.PluginManager, plugins: frozenset[int]) -> Registry:
-    return Registry(_collect_templates(manager))
+# manager → (the plugins it had, the registry built from them); holding the plugins keeps
+# their identities valid, so a later plugin set never matches a stale entry.
+_REGISTRIES: dict[int, tuple[pluggy.PluginManager, list[object], Registry]] = {}
 
 
 @functools.cache
@@ -89,8 +98,16 @@ def get_registry(spec: str | Path | None = None, *, manager: pluggy.PluginManage
     if spec is not None:
         return _registry_from_spec(Path(spec).resolve())
     manager = manager or get_plugin_manager()
-    # Keyed by the plugin set too: registering a plugin later gives a fresh registry.
-    return _registry_from_plugins(manager, frozenset(map(id, manager.get_plugins())))
+    plugins = [plugin for _, plugin in manager.list_name_plugin()]
+    cached = _REGISTRIES.get(id(manager))
+    if cached is None or cached[0] is not manager or not _same(cached[1], plugins):
+        cached = (manager, plugins, Registry(_collect_templates(manager)))
+        _REGISTRIES[id(manager)] = cached
+    return cached[2]
+
+
+def _same(before: list[object], now: list[object]) -> bool:
+    return len(before) == len(now) and all(a is b for a, b in zip(before, now, strict=True))
 
 
 def signers(manager: pluggy.PluginManager | None = None) -> dict[str, SignerFactory]:

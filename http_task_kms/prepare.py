@@ -125,6 +125,8 @@ def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> dict[str, An
         if member in body:
             value = body[member]
             if prop.get("x-json-document") and isinstance(value, dict | list):
+                # Characters kept as they are (not \u-escaped), so that one outside KMS's
+                # character set is reported, as it would be in the policy's text.
                 value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             completed[member] = value
         elif "default" in prop:
@@ -247,12 +249,10 @@ def prepare(
                 if name not in known
             ]
     region_param = params.get("region")
-    region = (
-        (region_param if isinstance(region_param, str) and region_param else None)
-        or options.region
-        or _region_hint(template, body)
-        or default_region()
-    )
+    if region_param is not None and not isinstance(region_param, str):
+        problems.append(Problem(field="region", message="must be a string such as us-east-1"))
+        region_param = None
+    region = region_param or options.region or _region_hint(template, body) or default_region()
     resolved = _endpoint(template, str(url_out.value or ""), region, options, template_mode=template_mode)
     endpoint = None if isinstance(resolved, list) else resolved
     if isinstance(resolved, list):

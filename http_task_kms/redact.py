@@ -2,8 +2,9 @@
 
 Three kinds of secret exist here: the secret access key, the session token and the
 request signature. :func:`redact_headers` masks them in a request shown to the user; a
-logging filter (installed by :func:`install_log_filter` on the loggers that could see
-them, botocore's signer among them) scrubs every log record, whatever the level.
+logging filter (installed by :func:`install_log_filter` in the LogRecord factory, and on
+the loggers that could see them, botocore's signer among them) scrubs every log record,
+whatever the logger and the level.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = ["REDACTED", "install_log_filter", "redact_headers", "redact_text", "redact_value", "register"]
@@ -115,9 +116,30 @@ class _RedactingFilter(logging.Filter):
 _FILTER: Final = _RedactingFilter()
 
 
+class _RedactingFactory:
+    """Wraps the LogRecord factory: every record of every logger is scrubbed when created.
+
+    A filter on a logger sees only the records logged *at* that logger, not those of its
+    children (``botocore.retries.standard``) nor of other libraries running in the same
+    process (moto's server logs the Authorization header of the requests it checks).
+    """
+
+    def __init__(self, wrapped: Callable[..., logging.LogRecord]) -> None:
+        self.wrapped = wrapped
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.wrapped(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+
 def install_log_filter() -> None:
-    """Scrub records of every logger that could see a secret (idempotent)."""
+    """Scrub every log record, whatever its logger and level (idempotent)."""
     for name in _WATCHED:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    with _lock:
+        factory = logging.getLogRecordFactory()
+        if not isinstance(factory, _RedactingFactory):
+            logging.setLogRecordFactory(_RedactingFactory(factory))

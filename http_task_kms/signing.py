@@ -9,6 +9,7 @@ own DEBUG output of the canonical request is scrubbed by :mod:`http_task_kms.red
 from __future__ import annotations
 
 import datetime
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -91,16 +92,24 @@ class AwsCredentials:
 
     def frozen(self) -> ReadOnlyCredentials:
         """A consistent (key, secret, token) triple, refreshed by botocore when near expiry."""
+        credentials = self._resolve()
         try:
-            frozen = self._resolve().get_frozen_credentials()
-        except (BotoCoreError, ClientError) as exc:
-            raise CredentialsError(f"could not refresh AWS credentials: {type(exc).__name__}") from None
+            frozen = credentials.get_frozen_credentials()
+        except Exception as exc:  # a refresh function may raise anything (botocore: RuntimeError)
+            hint = (
+                " (the refreshed credentials were already expired: is the system clock right?)"
+                if "still expired" in str(exc)
+                else ""
+            )
+            raise CredentialsError(f"could not refresh AWS credentials: {type(exc).__name__}{hint}") from None
         redact.register(frozen.secret_key, frozen.token)
         return frozen
 
     def region(self) -> str | None:
         """The Region of the profile / environment (AWS_REGION, AWS_DEFAULT_REGION, config)."""
-        value: Any = self.session.get_config_variable("region")
+        # botocore reads AWS_DEFAULT_REGION only; AWS_REGION (AWS CLI v2, the other SDKs,
+        # Lambda and ECS) comes first.
+        value: Any = os.environ.get("AWS_REGION") or self.session.get_config_variable("region")
         return str(value) if value else None
 
 

@@ -35,8 +35,12 @@ _SERVER_FAULT_NAMES = re.compile(r"Internal|Unavailable|Timeout|Failure", re.IGN
 _DROPPED_KEYWORDS = frozenset({"nullable", "example", "xml", "externalDocs", "discriminator"})
 
 
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
 def _pointer(*parts: str) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return "#/" + "/".join(map(_escape, parts))
 
 
 class _TextExtractor(HTMLParser):
@@ -109,12 +113,14 @@ def _to_json_schema(node: Any, schemas: Mapping[str, Any], location: str) -> Any
         elif key in _DROPPED_KEYWORDS:
             continue
         elif key == "description" and isinstance(value, str):
-            out[key] = html_to_text(value) if "<" in value else value
+            out[key] = html_to_text(value) if "<" in value or "&" in value else value
         elif key in {"properties", "$defs"}:
             props = _mapping(value, f"{location}/{key}", key)
             out[key] = {k: _to_json_schema(v, schemas, f"{location}/{key}/{k}") for k, v in props.items()}
         else:
             out[key] = _to_json_schema(value, schemas, f"{location}/{key}")
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False  # like the service: unknown members are errors at every level
     if node.get("nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
     pattern = out.get("pattern")
@@ -170,13 +176,28 @@ def _resolve_top(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _body_schema(op_schema: Any, schemas: Mapping[str, Any], location: str, name: str) -> dict[str, Any]:
+class _Components:
+    """``components/schemas`` converted to JSON Schema on first use, once per document."""
+
+    def __init__(self, schemas: Mapping[str, Any]) -> None:
+        self.schemas = schemas
+        self._converted: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        if name not in self._converted:
+            self._converted[name] = _to_json_schema(
+                self.schemas[name], self.schemas, _pointer("components", "schemas", name)
+            )
+        return self._converted[name]
+
+
+def _body_schema(op_schema: Any, components: _Components, location: str, name: str) -> dict[str, Any]:
     if op_schema is None:
         return {"type": "object", "properties": {}, "additionalProperties": False}
-    converted = _to_json_schema(op_schema, schemas, location)
+    converted = _to_json_schema(op_schema, components.schemas, location)
     if "$ref" in converted:
         root_name = converted["$ref"].rsplit("/", 1)[-1]
-        root = _to_json_schema(schemas[root_name], schemas, _pointer("components", "schemas", root_name))
+        root, location = components.get(root_name), _pointer("components", "schemas", root_name)
     else:
         root_name, root = name, converted
     if root.get("type", "object") != "object":
@@ -187,7 +208,7 @@ def _body_schema(op_schema: Any, schemas: Mapping[str, Any], location: str, name
         dep = pending.pop()
         if dep in defs:
             continue
-        defs[dep] = _to_json_schema(schemas[dep], schemas, _pointer("components", "schemas", dep))
+        defs[dep] = components.get(dep)
         pending.extend(_referenced(defs[dep]))
     properties = {
         member: _resolve_top(_mapping(prop, f"{location}/properties/{member}", member), defs)
@@ -243,11 +264,12 @@ def _errors(responses: Mapping[str, Any], schemas: Mapping[str, Any], location: 
             continue
         where = f"{location}/{status}"
         response = _mapping(value, where, "a response")
-        for media in _mapping(response.get("content", {}), f"{where}/content", "content").values():
-            ref = _mapping(media, where, "a media type").get("schema", {}).get("$ref")
+        for media_type, media in _mapping(response.get("content", {}), f"{where}/content", "content").items():
+            media_where = f"{where}/content/{_escape(str(media_type))}"
+            ref = _mapping(media, media_where, "a media type").get("schema", {}).get("$ref")
             if ref is None:
                 continue
-            name = _rewrite_ref(ref, schemas, f"{where}/content").rsplit("/", 1)[-1]
+            name = _rewrite_ref(ref, schemas, f"{media_where}/schema").rsplit("/", 1)[-1]
             found.append(_error_info(name, status, schemas[name], str(response.get("description", ""))))
             break
     return tuple(found)
@@ -273,9 +295,10 @@ def templates_from_document(document: Mapping[str, Any]) -> list[TaskTemplate]:
     info = _mapping(document.get("info", {}), "#/info", "info")
     service, prefix, servers = _service_and_prefix(document)
     signing_name = str(info.get("x-amz-signing-name") or prefix)
-    components = _mapping(document.get("components", {}), "#/components", "components")
-    schemas = _mapping(components.get("schemas", {}), "#/components/schemas", "schemas")
+    section = _mapping(document.get("components", {}), "#/components", "components")
     paths = _mapping(document.get("paths"), "#/paths", "paths")
+    components = _Components(_mapping(section.get("schemas", {}), "#/components/schemas", "schemas"))
+    default_media = _default_media_type(paths, info)
     templates = []
     for path, item in paths.items():
         post = _mapping(item, _pointer("paths", path), "a path item").get("post")
@@ -291,8 +314,8 @@ def templates_from_document(document: Mapping[str, Any]) -> list[TaskTemplate]:
                 prefix=prefix,
                 signing_name=signing_name,
                 servers=servers,
-                schemas=schemas,
-                info=info,
+                components=components,
+                default_media=default_media,
             )
         )
     if not templates:
@@ -300,6 +323,19 @@ def templates_from_document(document: Mapping[str, Any]) -> list[TaskTemplate]:
             "no operations: expected paths '/#X-Amz-Target=<Prefix>.<Op>' with post", location="#/paths"
         )
     return templates
+
+
+def _default_media_type(paths: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """The document's JSON protocol media type: from ``info``, else the first request body's."""
+    if info.get("x-amz-json-version"):
+        return f"application/x-amz-json-{info['x-amz-json-version']}"
+    for item in paths.values():
+        post = item.get("post") if isinstance(item, Mapping) else None
+        content = post.get("requestBody", {}).get("content", {}) if isinstance(post, Mapping) else {}
+        for media_type in content if isinstance(content, Mapping) else ():
+            if str(media_type).startswith("application/x-amz-json-"):
+                return str(media_type)
+    return "application/x-amz-json-1.1"
 
 
 def _target(post: Mapping[str, Any], path: str, location: str) -> str:
@@ -326,23 +362,20 @@ def _template(
     prefix: str,
     signing_name: str,
     servers: tuple[str, ...],
-    schemas: Mapping[str, Any],
-    info: Mapping[str, Any],
+    components: _Components,
+    default_media: str,
 ) -> TaskTemplate:
     post = _mapping(post, location, "an operation")
     target = _target(post, path, location)
     operation = str(post.get("operationId") or target.rsplit(".", 1)[-1])
     request_body = _mapping(post.get("requestBody", {}), f"{location}/requestBody", "requestBody")
     content = _mapping(request_body.get("content", {}), f"{location}/requestBody/content", "content")
-    media_type = next(
-        (m for m in content if str(m).startswith("application/x-amz-json-")),
-        f"application/x-amz-json-{info.get('x-amz-json-version', '1.1')}",
-    )
-    media: Any = next(iter(content.values()), {})
-    op_schema = _mapping(media, f"{location}/requestBody/content", "a media type").get("schema")
-    body_schema = _body_schema(
-        op_schema, schemas, f"{location}/requestBody/content/schema", f"{operation}Request"
-    )
+    media_type = next((m for m in content if str(m).startswith("application/x-amz-json-")), default_media)
+    media_key = next(iter(content), None)
+    media_where = f"{location}/requestBody/content/{_escape(str(media_key))}"
+    media: Any = content[media_key] if media_key is not None else {}
+    op_schema = _mapping(media, media_where, "a media type").get("schema")
+    body_schema = _body_schema(op_schema, components, f"{media_where}/schema", f"{operation}Request")
     description = html_to_text(str(post.get("description", "")))
     return TaskTemplate(
         id=f"{service}.{operation}",
@@ -357,7 +390,7 @@ def _template(
         body_schema=body_schema,
         errors=_errors(
             _mapping(post.get("responses", {}), f"{location}/responses", "responses"),
-            schemas,
+            components.schemas,
             f"{location}/responses",
         ),
         deprecated=bool(post.get("deprecated") or post.get("x-amz-deprecated")),

@@ -76,11 +76,24 @@ class TaskTemplate(BaseModel):
         return {name: "${$." + name + "}" for name in self.members}
 
     def input_schema(self) -> dict[str, Any]:
-        """JSON Schema of the task's input parameters: the body members plus ``region``."""
+        """JSON Schema of the task's input parameters: the body members plus ``region``.
+
+        It accepts what rendering accepts: a member with a default may be left out, and a
+        JSON-document member (``x-json-document``) may be given as an object.
+        """
         schema = dict(self.body_schema)
         schema["title"] = self.title
         schema["description"] = self.description
-        schema["properties"] = {**self.body_schema.get("properties", {}), "region": REGION_PARAMETER}
+        properties = {}
+        for name, prop in self.body_schema.get("properties", {}).items():
+            json_document = prop.get("x-json-document") and prop.get("type") == "string"
+            properties[name] = {**prop, "type": ["string", "object"]} if json_document else prop
+        schema["properties"] = {**properties, "region": REGION_PARAMETER}
+        required = [name for name in self.required if "default" not in properties[name]]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
         return schema
 
     def error(self, code: str) -> ErrorInfo | None:

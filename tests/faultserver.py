@@ -7,8 +7,9 @@ received (:attr:`FaultServer.received`), headers and body included.
 
 Behaviours: :func:`ok`, :func:`aws_error`, :func:`throttle`, :func:`server_error`,
 :func:`html`, :func:`reset`, :func:`stall`, :func:`stall_body`, :func:`truncated`,
-:func:`large`, :func:`gzip_bomb`, :func:`redirect`, :func:`skewed`, :func:`echo_secrets`
-and :func:`check` (answer by a predicate over the request). :meth:`FaultServer.throttle_above`
+:func:`large`, :func:`gzip_bomb`, :func:`redirect`, :func:`skewed`, :func:`echo_secrets`,
+:func:`by_target` (answer by operation) and :func:`check` (answer by a predicate over the
+request). :meth:`FaultServer.throttle_above`
 throttles every request over a rate, before the queue is consulted.
 
 Bounded: at most ``max_requests`` requests are answered (later ones are reset), stalls end
@@ -47,6 +48,7 @@ __all__ = [
     "FaultServer",
     "Received",
     "aws_error",
+    "by_target",
     "check",
     "echo_secrets",
     "gzip_bomb",
@@ -123,6 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK waits
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(5)
             try:
@@ -227,11 +230,12 @@ class FaultServer:
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._rate: float | None = None
+        self._window_seconds = 1.0
         self._window: deque[float] = deque()
         self._server = _Server(self, tls)
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
         self._thread.daemon = True
         self._timer = threading.Timer(lifetime, self.stop)
         self._timer.daemon = True
@@ -265,10 +269,10 @@ class FaultServer:
             self._queue.extend(behaviours)
         return self
 
-    def throttle_above(self, per_second: float | None) -> FaultServer:
-        """Answer ThrottlingException to requests over ``per_second`` in any 1-second window."""
+    def throttle_above(self, rate: float | None, *, window: float = 1.0) -> FaultServer:
+        """Answer ThrottlingException to requests over ``rate`` in any ``window`` seconds."""
         with self._lock:
-            self._rate = per_second
+            self._rate, self._window_seconds = rate, window
             self._window.clear()
         return self
 
@@ -286,12 +290,21 @@ class FaultServer:
                 return reset()
             if self._rate is not None:
                 now = time.monotonic()
-                while self._window and now - self._window[0] >= 1.0:
+                while self._window and now - self._window[0] >= self._window_seconds:
                     self._window.popleft()
                 if len(self._window) >= self._rate:
                     return throttle()
                 self._window.append(now)
             return self._queue.popleft() if self._queue else self.default
+
+    def wait_until(self, predicate: Callable[[FaultServer], bool], timeout: float = 3.0) -> bool:
+        """Poll ``predicate(self)`` (handlers run in other threads) until true or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def note_tls_failure(self) -> None:
         """A client gave up during the TLS handshake."""
@@ -490,6 +503,16 @@ def echo_secrets(status: int = 403) -> Behaviour:
                 "X-Echo-Token": received.header("X-Amz-Security-Token") or "",
             },
         )
+
+    return behave
+
+
+def by_target(answers: dict[str, Behaviour], default: Behaviour) -> Behaviour:
+    """Answer by the request's ``X-Amz-Target`` operation (e.g. ``{"GetKeyPolicy": ok(...)}``)."""
+
+    def behave(handler: _Handler, received: Received) -> None:
+        operation = (received.header("X-Amz-Target") or "").rsplit(".", 1)[-1]
+        answers.get(operation, default)(handler, received)
 
     return behave
 

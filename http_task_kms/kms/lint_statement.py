@@ -6,6 +6,7 @@ The finding codes are documented in :mod:`http_task_kms.kms.policy_lint`.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,9 +189,9 @@ class StatementLinter:
                     "move it to an IAM policy.",
                 )
             ]
-        known = self.kms_actions | KMS_PERMISSION_ONLY_ACTIONS
+        lowered = _known_lower(self.kms_actions)
         if any(char in name for char in _WILDCARDS):
-            if any(glob_match(action, candidate, ignore_case=True) for candidate in known):
+            if _wildcard_matches_any(action.lower(), self.kms_actions):
                 return []
             return [
                 make_finding(
@@ -201,7 +202,6 @@ class StatementLinter:
                     "list the actions explicitly.",
                 )
             ]
-        lowered = {candidate.lower(): candidate for candidate in known}
         if action.lower() in lowered:
             return []
         close = difflib.get_close_matches(action.lower(), sorted(lowered), n=1)
@@ -327,3 +327,15 @@ def _is_condition_value(value: Any) -> bool:
     return isinstance(value, scalar) or (
         isinstance(value, list) and all(isinstance(item, scalar) for item in value)
     )
+
+
+@functools.cache
+def _known_lower(kms_actions: frozenset[str]) -> dict[str, str]:
+    """Lower-cased name → name of every action a key policy may name (computed once)."""
+    return {action.lower(): action for action in kms_actions | KMS_PERMISSION_ONLY_ACTIONS}
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard_matches_any(pattern: str, kms_actions: frozenset[str]) -> bool:
+    """Whether an action glob matches any KMS action (memoised: policies repeat their globs)."""
+    return any(glob_match(pattern, candidate, ignore_case=True) for candidate in _known_lower(kms_actions))

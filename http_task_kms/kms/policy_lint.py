@@ -227,10 +227,12 @@ def _check_duplicate_keys(value: Any, path: str) -> list[Finding]:
                 )
             )
         for key, item in value.items():
-            findings.extend(_check_duplicate_keys(item, child_path(path, key)))
+            if isinstance(item, dict | list):  # only containers can hold objects
+                findings.extend(_check_duplicate_keys(item, child_path(path, key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            findings.extend(_check_duplicate_keys(item, child_path(path, index)))
+            if isinstance(item, dict | list):
+                findings.extend(_check_duplicate_keys(item, child_path(path, index)))
     return findings
 
 

@@ -1,0 +1,124 @@
+"""Clock skew: signed once more with the server's clock, as the AWS SDKs do — once, not forever."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import signer_for
+from faultserver import (
+    FaultServer,
+    Received,
+    aws_error,
+    check,
+    loopback_only,  # noqa: F401 - a fixture, used by pytestmark
+    ok,
+    skewed,
+    verify_sigv4,
+)
+
+from http_task_kms import Client, Options
+from http_task_kms.cli import main
+from http_task_kms.transport import Transport
+
+pytestmark = pytest.mark.usefixtures("loopback_only")
+
+ACCESS_KEY, SECRET = "AKIDSKEWTESTS0000001", "skewSECRETskewSECRETskewSECRET0123456789"
+HOUR = 3600.0
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as started:
+        yield started
+
+
+def client_for(server: FaultServer, **overrides: object) -> Client:
+    options = Options(**{"region": "us-east-1", "endpoint_url": server.url, "read_timeout": 1,
+                         "connect_timeout": 1, **overrides})
+    return Client(options, signer=signer_for(ACCESS_KEY, SECRET), transport=Transport(sleep=lambda _: None))
+
+
+def near(offset: float, slack: float = 60.0):
+    """A predicate: the request's X-Amz-Date is within ``slack`` seconds of now + ``offset``."""
+
+    def predicate(received: Received) -> bool:
+        target = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+        return received.amz_date is not None and abs((received.amz_date - target).total_seconds()) <= slack
+
+    return predicate
+
+
+def expect_date(offset: float):
+    """200 when signed at now + ``offset`` (within a minute), else a skew error again."""
+    return check(near(offset), ok({"Keys": []}), aws_error("InvalidSignatureException", "still skewed"))
+
+
+@pytest.mark.parametrize(
+    ("offset", "code"),
+    [
+        (HOUR, "InvalidSignatureException"),  # "Signature expired": the local clock is behind
+        (-HOUR, "InvalidSignatureException"),  # "Signature not yet current": the local clock is ahead
+        (HOUR, "RequestTimeTooSkewed"),
+        (-2 * HOUR, "RequestExpired"),
+    ],
+    ids=["expired", "not-yet-current", "too-skewed", "request-expired"],
+)
+def test_skew_is_corrected_by_the_server_date(server, offset, code):
+    message = None if code == "InvalidSignatureException" else "The difference between the request time and the current time is too large."
+    server.push(skewed(offset, code=code, message=message), expect_date(offset))
+    client = client_for(server)
+    result = client.test_request("kms.ListKeys", {})
+    assert result.ok and result.attempts == 2 and server.count == 2, result.to_json()
+    first, second = server.received
+    assert near(0)(first) and near(offset)(second)
+    assert verify_sigv4(second, SECRET, url=server.url)  # signed, not just re-dated
+    # the correction is kept: the next request is signed with the server's clock at once
+    server.push(expect_date(offset))
+    again = client.test_request("kms.ListKeys", {})
+    assert again.ok and again.attempts == 1
+
+
+def test_a_second_skew_answer_is_not_corrected_again(server):
+    server.push(skewed(HOUR), skewed(2 * HOUR), ok())
+    result = client_for(server).test_request("kms.ListKeys", {})
+    assert not result.ok and result.attempts == 2 and server.count == 2
+    assert result.error.code == "InvalidSignatureException" and not result.error.retryable
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        skewed(30),  # under a minute: not worth correcting
+        aws_error("InvalidSignatureException", "Signature expired: x is now earlier than y",
+                  headers={"Date": "not a date"}),
+        aws_error("InvalidSignatureException", "The request signature we calculated does not match "
+                  "the signature you provided.", date_offset=HOUR),  # not a clock problem
+        aws_error("AccessDeniedException", "request time in the future", date_offset=HOUR),
+    ],
+    ids=["small-skew", "no-usable-date", "signature-mismatch", "other-code"],
+)
+def test_no_correction_without_a_skew_error_and_a_usable_date(server, answer):
+    server.push(answer, ok())
+    result = client_for(server).test_request("kms.ListKeys", {})
+    assert not result.ok and result.attempts == 1 and server.count == 1
+
+
+def test_cli_skew_then_success_is_exit_0_and_twice_skewed_is_exit_1(server, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    (tmp_path / "in.json").write_text("{}")
+    args = ["test-request", "kms.ListKeys", "--input", str(tmp_path / "in.json"), "--endpoint-url",
+            server.url, "--region", "us-east-1", "--max-attempts", "2"]
+    server.push(skewed(HOUR), expect_date(HOUR))
+    outcome = CliRunner().invoke(main, args)
+    assert outcome.exit_code == 0 and json.loads(outcome.stdout)["attempts"] == 2
+    server.push(skewed(HOUR), skewed(HOUR))
+    outcome = CliRunner().invoke(main, args)
+    document = json.loads(outcome.stdout)
+    assert outcome.exit_code == 1 and document["attempts"] == 2
+    assert document["error"]["code"] == "InvalidSignatureException"

@@ -1,0 +1,447 @@
+"""The plugin contract: hooks, entry-point discovery, the registry, and the KMS plugin itself."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+from click.testing import CliRunner
+from conftest import ACCOUNT, KEY_ID, policy_for, signer_for
+
+import http_task_kms.kms.plugin as kms_plugin
+from http_task_kms import (
+    Client,
+    Options,
+    RequestValidationError,
+    TaskTemplate,
+    TestRequestResult,
+    hookimpl,
+    hookspecs,
+)
+from http_task_kms.checks import Check, RequestContext
+from http_task_kms.cli import main
+from http_task_kms.plugins import get_plugin_manager, get_registry, signers
+from http_task_kms.prepare import PreparedRequest
+from http_task_kms.spec import templates_from_document
+
+CALLER = f"arn:aws:iam::{ACCOUNT}:user/x"
+# Plugins registered by these tests stay referenced for the whole session: get_registry()
+# caches by the id() of each registered plugin, and a freed plugin's id may be reused.
+KEEP_ALIVE: list[Any] = []
+
+
+def gadgets_document(service: str = "gadgets") -> dict[str, Any]:
+    """The smallest document in the AWS JSON convention: one operation with one member."""
+    target = f"GadgetService.{service.title()}Ping"
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": service, "version": "1", "x-serviceName": service},
+        "servers": [{"url": f"https://{service}.{{region}}.amazonaws.com"}],
+        "paths": {
+            f"/#X-Amz-Target={target}": {
+                "post": {
+                    "operationId": "Ping",
+                    "description": "<p>Checks that the <b>gadget</b> answers.</p>",
+                    "parameters": [
+                        {
+                            "name": "X-Amz-Target",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string", "enum": [target]},
+                        },
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "application/x-amz-json-1.1": {
+                                "schema": {"$ref": "#/components/schemas/PingRequest"}
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "Success"}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "PingRequest": {
+                    "type": "object",
+                    "required": ["Message"],
+                    "properties": {"Message": {"type": "string", "maxLength": 10}},
+                }
+            }
+        },
+    }
+
+
+class TemplatePlugin:
+    """An inline plugin that registers the given templates."""
+
+    def __init__(self, templates: list[TaskTemplate]) -> None:
+        self.templates = templates
+
+    @hookimpl
+    def register_templates(self, register: Callable[[TaskTemplate], None]) -> None:
+        for template in self.templates:
+            register(template)
+
+
+@pytest.fixture
+def registered() -> Iterator[Callable[..., Any]]:
+    """Register plugins on the process-wide manager; every one is unregistered afterwards."""
+    manager = get_plugin_manager()
+    added: list[Any] = []
+
+    def register(plugin: Any, name: str | None = None) -> Any:
+        manager.register(plugin, name=name)
+        added.append(plugin)
+        KEEP_ALIVE.append(plugin)
+        return plugin
+
+    try:
+        yield register
+    finally:
+        for plugin in added:
+            if manager.is_registered(plugin):
+                manager.unregister(plugin)
+
+
+@pytest.fixture
+def client() -> Client:
+    """A us-east-1 client on the process-wide manager (no STS call, fixed signing credentials)."""
+    return Client(
+        Options(region="us-east-1", plugin_options={"caller_arn": CALLER}),
+        signer=signer_for("AKIDEXAMPLE", "secretvalue"),
+    )
+
+
+# -- register_templates -----------------------------------------------------------------------
+
+
+def test_hook_register_templates() -> None:
+    # An inline plugin adds a template: it appears in the registry and in `templates --json`.
+    manager = get_plugin_manager()
+    plugin = TemplatePlugin(templates_from_document(gadgets_document()))
+    KEEP_ALIVE.append(plugin)
+    before = {t.id for t in get_registry()}
+    assert "gadgets.Ping" not in before
+    manager.register(plugin, name="gadgets-inline")
+    try:
+        registry = get_registry()
+        assert {t.id for t in registry} == before | {"gadgets.Ping"}
+        assert registry.get("gadgets.Ping").headers == {
+            "X-Amz-Target": "GadgetService.GadgetsPing",
+            "Content-Type": "application/x-amz-json-1.1",
+        }
+        assert registry.by_target("GadgetService.GadgetsPing") is registry.get("gadgets.Ping")
+        result = CliRunner().invoke(main, ["templates", "--json"])
+        assert result.exit_code == 0, result.output
+        listed = json.loads(result.stdout)
+        assert {"id": "gadgets.Ping", "title": "Ping", "summary": "Checks that the gadget answers."} in listed
+        assert len(listed) == len(before) + 1
+    finally:
+        manager.unregister(plugin)
+    assert "gadgets.Ping" not in {t.id for t in get_registry()}
+
+
+def test_registering_the_same_template_id_twice_is_an_error(registered: Callable[..., Any]) -> None:
+    templates = templates_from_document(gadgets_document("twice"))
+    registered(TemplatePlugin(templates), name="first-plugin")
+    registered(TemplatePlugin(templates), name="second-plugin")
+    with pytest.raises(ValueError, match=r"'twice\.Ping' registered twice") as caught:
+        get_registry()
+    # hookspecs.register_templates: "registering an id twice is an error naming both plugins"
+    assert "first-plugin" in str(caught.value)
+    assert "second-plugin" in str(caught.value)
+
+
+def test_duplicate_of_a_kms_template_is_an_error(registered: Callable[..., Any]) -> None:
+    duplicate = get_registry().get("kms.PutKeyPolicy").model_copy()
+    registered(TemplatePlugin([duplicate]), name="kms-copy")
+    with pytest.raises(ValueError, match=r"'kms\.PutKeyPolicy' registered twice"):
+        get_registry()
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+
+def test_kms_plugin_is_discovered_through_its_entry_point() -> None:
+    found = importlib.metadata.entry_points(group="http_task_kms")
+    assert ("kms", "http_task_kms.kms.plugin") in {(ep.name, ep.value) for ep in found}
+    manager = get_plugin_manager()
+    assert kms_plugin in manager.get_plugins()
+    assert manager.get_name(kms_plugin) == "kms"
+    assert manager.get_plugin("kms") is kms_plugin
+    assert get_plugin_manager() is manager  # created once
+
+
+PLUGIN_MODULE = '''
+"""A third-party plugin, installed as its own distribution."""
+import json
+
+from http_task_kms import hookimpl, templates_from_document
+
+DOCUMENT = json.loads({document!r})
+
+
+@hookimpl
+def register_templates(register):
+    for template in templates_from_document(DOCUMENT):
+        register(template)
+'''
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A distribution on sys.path whose http_task_kms entry point is a module written here."""
+    site = tmp_path / "site"
+    site.mkdir()
+    module = "tmp_sprockets_plugin"
+    (site / f"{module}.py").write_text(
+        textwrap.dedent(PLUGIN_MODULE).format(document=json.dumps(gadgets_document("sprockets"))),
+        encoding="utf-8",
+    )
+    dist = site / "tmp_sprockets_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tmp-sprockets-plugin\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (dist / "entry_points.txt").write_text(f"[http_task_kms]\nsprockets = {module}\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        yield module
+    finally:
+        sys.modules.pop(module, None)
+
+
+def test_entry_point_plugin_is_discovered(installed_plugin: str) -> None:
+    names = {(ep.name, ep.value) for ep in importlib.metadata.entry_points(group="http_task_kms")}
+    assert ("sprockets", installed_plugin) in names
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    loaded = manager.load_setuptools_entrypoints(hookspecs.PROJECT)
+    assert loaded >= 2  # the KMS plugin and this one
+    assert manager.get_plugin("sprockets") is sys.modules[installed_plugin]
+    registry = get_registry(manager=manager)
+    assert registry.get("sprockets.Ping").service == "sprockets"
+    assert registry.get("kms.PutKeyPolicy").operation == "PutKeyPolicy"
+    # the process-wide manager was loaded before: it does not pick the new plugin up
+    assert "sprockets.Ping" not in {t.id for t in get_registry()}
+
+
+# -- check_request ----------------------------------------------------------------------------
+
+
+class PolicyGuard:
+    """A check_request plugin: refuses one key, warns about another."""
+
+    def __init__(self) -> None:
+        self.seen: list[RequestContext] = []
+
+    @hookimpl
+    def check_request(self, context: RequestContext) -> list[Check] | None:
+        self.seen.append(context)
+        if context.template is None or context.template.id != "kms.PutKeyPolicy":
+            return None
+        key_id = context.body.get("KeyId") if isinstance(context.body, Mapping) else None
+        if key_id == KEY_ID:
+            return [Check(severity="ERROR", code="FROZEN_KEY", field="KeyId", message="this key is frozen")]
+        return [
+            Check(
+                severity="WARNING",
+                code="CHANGE_WINDOW",
+                field="Policy",
+                message="outside the change window",
+                path="$.Statement[0]",
+            )
+        ]
+
+
+def test_hook_check_request(registered: Callable[..., Any], client: Client) -> None:
+    guard = registered(PolicyGuard(), name="policy-guard")
+    compiled = client.compiled_template("kms.PutKeyPolicy")
+    with pytest.raises(RequestValidationError) as caught:
+        client.prepare(compiled, {"KeyId": KEY_ID, "Policy": policy_for(CALLER)})
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("KeyId", "this key is frozen [FROZEN_KEY]")
+    ]
+    context = guard.seen[-1]
+    assert context.template is not None
+    assert context.template.id == "kms.PutKeyPolicy"
+    assert context.body["PolicyName"] == "default"
+    assert isinstance(context.body["Policy"], str)  # the rendered, completed body
+    assert context.endpoint is not None
+    assert context.endpoint.region == "us-east-1"
+    assert context.options == {"caller_arn": CALLER}
+    assert context.valid_so_far is True
+
+    other_key = "0987dcba-09ab-87cd-65ef-0987654321ab"
+    prepared = client.prepare(compiled, {"KeyId": other_key, "Policy": policy_for(CALLER)})
+    result = client.render(prepared)
+    assert result.ok is True
+    assert result.warnings == [
+        {
+            "severity": "WARNING",
+            "code": "CHANGE_WINDOW",
+            "field": "Policy",
+            "message": "outside the change window",
+            "path": "$.Statement[0]",
+        }
+    ]
+    assert result.to_json()["warnings"] == result.warnings
+
+
+def test_check_request_sees_invalid_requests_flagged(registered: Callable[..., Any], client: Client) -> None:
+    guard = registered(PolicyGuard(), name="policy-guard")
+    with pytest.raises(RequestValidationError):
+        client.prepare(
+            client.compiled_template("kms.PutKeyPolicy"),
+            {"KeyId": KEY_ID, "Policy": policy_for(CALLER), "BypassPolicyLockoutSafetyCheck": "false"},
+        )
+    assert guard.seen[-1].valid_so_far is False
+
+
+def test_check_request_error_through_the_cli(registered: Callable[..., Any], tmp_path: Path) -> None:
+    registered(PolicyGuard(), name="policy-guard")
+    source = tmp_path / "input.json"
+    source.write_text(json.dumps({"region": "us-east-1", "KeyId": KEY_ID, "Policy": policy_for(CALLER)}))
+    result = CliRunner().invoke(
+        main, ["render", "kms.PutKeyPolicy", "--input", str(source), "--caller-arn", CALLER]
+    )
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"]["problems"] == [
+        {"field": "KeyId", "message": "this key is frozen [FROZEN_KEY]"}
+    ]
+
+
+# -- register_signers -------------------------------------------------------------------------
+
+
+class RecordingSigner:
+    """A signer that adds a fixed header and remembers what it signed."""
+
+    def __init__(self, profile: str | None) -> None:
+        self.profile = profile
+        self.calls: list[tuple[str, str, str]] = []
+
+    def sign(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        service: str,
+        region: str,
+        clock_offset: float = 0.0,
+    ) -> dict[str, str]:
+        self.calls.append((url, service, region))
+        return {**headers, "X-Test-Signature": f"{service}/{region}"}
+
+
+class SignerPlugin:
+    """Registers the 'test-token' credentials type."""
+
+    @hookimpl
+    def register_signers(self, register: Callable[[str, Any], None]) -> None:
+        register("test-token", lambda *, profile: RecordingSigner(profile))
+
+
+def test_hook_register_signers(registered: Callable[..., Any]) -> None:
+    registered(SignerPlugin(), name="signer-plugin")
+    found = signers()
+    assert set(found) >= {"aws-sigv4", "test-token"}
+    signer = found["test-token"](profile="ops")
+    assert isinstance(signer, RecordingSigner)
+    assert signer.profile == "ops"
+    signed = signer.sign("POST", "https://x/", {"A": "b"}, b"", service="kms", region="us-east-1")
+    assert signed == {"A": "b", "X-Test-Signature": "kms/us-east-1"}
+
+
+def test_kms_plugin_registers_the_sigv4_signer() -> None:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    manager.register(kms_plugin, name="kms")
+    assert set(signers(manager)) == {"aws-sigv4"}
+
+
+# -- send_request -----------------------------------------------------------------------------
+
+
+class FakeSender:
+    """Takes over sending kms.ListAliases and answers without any network."""
+
+    def __init__(self) -> None:
+        self.requests: list[PreparedRequest] = []
+
+    @hookimpl(tryfirst=True)
+    def send_request(self, request: PreparedRequest, client: Client) -> TestRequestResult | None:
+        if request.template is None or request.template.id != "kms.ListAliases":
+            return None
+        self.requests.append(request)
+        result = TestRequestResult(
+            ok=True, statusCode=200, reasonPhrase="OK", body={"Aliases": []}, attempts=1
+        )
+        result.extra["handledBy"] = "fake-sender"
+        return result
+
+
+def test_hook_send_request(registered: Callable[..., Any], client: Client) -> None:
+    sender = registered(FakeSender(), name="fake-sender")
+    result = client.test_request("kms.ListAliases", {"Limit": 5})
+    assert result.ok is True
+    assert result.statusCode == 200
+    assert result.to_json()["handledBy"] == "fake-sender"
+    assert result.to_json()["body"] == {"Aliases": []}
+    [request] = sender.requests
+    assert request.url == "https://kms.us-east-1.amazonaws.com/"
+    assert request.body == {"Limit": 5}
+    assert request.headers["X-Amz-Target"] == "TrentService.ListAliases"
+
+
+def test_send_request_is_not_called_for_invalid_input(registered: Callable[..., Any], client: Client) -> None:
+    sender = registered(FakeSender(), name="fake-sender")
+    result = client.test_request("kms.ListAliases", {"Limit": "five"})
+    assert result.ok is False
+    assert result.error is not None
+    assert result.error.code == "ValidationError"
+    assert sender.requests == []
+
+
+# -- the contract itself ----------------------------------------------------------------------
+
+
+def hook_names() -> list[str]:
+    return sorted(
+        name
+        for name, func in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(func, f"{hookspecs.PROJECT}_spec")
+    )
+
+
+def test_hook_names_are_the_documented_ones() -> None:
+    assert hook_names() == ["check_request", "register_signers", "register_templates", "send_request"]
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_has_a_docstring_and_a_test(name: str) -> None:
+    func = getattr(hookspecs, name)
+    assert inspect.getdoc(func), f"hook {name} has no docstring"
+    assert len(inspect.getdoc(func) or "") > 40
+    assert callable(globals().get(f"test_hook_{name}")), f"no test_hook_{name} in {__name__}"
+
+
+def test_kms_plugin_implements_every_hook() -> None:
+    implemented = {
+        name
+        for name, func in inspect.getmembers(kms_plugin, inspect.isfunction)
+        if hasattr(func, f"{hookspecs.PROJECT}_impl")
+    }
+    assert implemented == set(hook_names())
