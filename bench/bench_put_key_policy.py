@@ -59,20 +59,53 @@ print((time.perf_counter() - t) * 1000)
 
 def _policy_2kb(account: str, admin_arn: str) -> dict[str, Any]:
     statements: list[dict[str, Any]] = [
-        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "Allow access for Key Administrators", "Effect": "Allow", "Principal": {"AWS": admin_arn},
-         "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-                    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-                    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"],
-         "Resource": "*"},
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "Allow access for Key Administrators",
+            "Effect": "Allow",
+            "Principal": {"AWS": admin_arn},
+            "Action": [
+                "kms:Create*",
+                "kms:Describe*",
+                "kms:Enable*",
+                "kms:List*",
+                "kms:Put*",
+                "kms:Update*",
+                "kms:Revoke*",
+                "kms:Disable*",
+                "kms:Get*",
+                "kms:Delete*",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:ScheduleKeyDeletion",
+                "kms:CancelKeyDeletion",
+            ],
+            "Resource": "*",
+        },
     ]
     i = 0
     while len(json.dumps({"Version": "2012-10-17", "Statement": statements})) < 2048:
-        statements.append({"Sid": f"Allow use of the key {i}", "Effect": "Allow",
-                           "Principal": {"AWS": f"arn:aws:iam::{account}:role/app-{i}"},
-                           "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                                      "kms:DescribeKey"], "Resource": "*"})
+        statements.append(
+            {
+                "Sid": f"Allow use of the key {i}",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:role/app-{i}"},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+            }
+        )
         i += 1
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -92,19 +125,35 @@ def main() -> None:
 
     report: dict[str, Any] = {"rounds": rounds}
     ours, peer = _fresh_process_ms(LOAD_OURS), _fresh_process_ms(LOAD_BOTOCORE)
-    report["load_ms"] = {"http_task_kms": ours, "botocore_create_client": peer, "ratio": round(ours / peer, 2)}
+    report["load_ms"] = {
+        "http_task_kms": ours,
+        "botocore_create_client": peer,
+        "ratio": round(ours / peer, 2),
+    }
 
     with LocalKms() as kms:
         admin = kms.create_admin("bench-admin")
         kms.require_signatures()
         account = admin.arn.split(":")[4]
         policy = _policy_2kb(account, admin.arn)
-        signer = SigV4Signer(AwsCredentials(credentials=Credentials(admin.access_key_id, admin.secret_access_key)))
-        client = Client(Options(region="us-east-1", endpoint_url=kms.url,
-                                plugin_options={"caller_arn": admin.arn, "force": True}), signer=signer)
+        signer = SigV4Signer(
+            AwsCredentials(credentials=Credentials(admin.access_key_id, admin.secret_access_key))
+        )
+        client = Client(
+            Options(
+                region="us-east-1",
+                endpoint_url=kms.url,
+                plugin_options={"caller_arn": admin.arn, "force": True},
+            ),
+            signer=signer,
+        )
         botocore_kms = botocore.session.get_session().create_client(
-            "kms", endpoint_url=kms.url, region_name="us-east-1",
-            aws_access_key_id=admin.access_key_id, aws_secret_access_key=admin.secret_access_key)
+            "kms",
+            endpoint_url=kms.url,
+            region_name="us-east-1",
+            aws_access_key_id=admin.access_key_id,
+            aws_secret_access_key=admin.secret_access_key,
+        )
         key_id = botocore_kms.create_key()["KeyMetadata"]["KeyId"]
         params = {"KeyId": key_id, "Policy": policy}
         text = json.dumps(policy, separators=(",", ":"))
@@ -120,16 +169,23 @@ def main() -> None:
         def botocore_prepare_sign() -> None:
             model = botocore_kms.meta.service_model.operation_model("PutKeyPolicy")
             request_dict = botocore_kms._convert_to_request_dict(
-                {"KeyId": key_id, "PolicyName": "default", "Policy": text}, model,
-                endpoint_url=kms.url, context={}, headers={})
+                {"KeyId": key_id, "PolicyName": "default", "Policy": text},
+                model,
+                endpoint_url=kms.url,
+                context={},
+                headers={},
+            )
             request = botocore_kms._endpoint.create_request(request_dict, model)
             assert "Authorization" in request.headers
 
         ours_prep = _median_ms(prepare_sign, rounds)
         peer_prep = _median_ms(botocore_prepare_sign, rounds)
         report["render_validate_ms"] = render_validate
-        report["prepare_sign_ms"] = {"http_task_kms": ours_prep, "botocore": peer_prep,
-                                     "ratio": round(ours_prep / peer_prep, 2)}
+        report["prepare_sign_ms"] = {
+            "http_task_kms": ours_prep,
+            "botocore": peer_prep,
+            "ratio": round(ours_prep / peer_prep, 2),
+        }
 
         def round_trip() -> None:
             assert client.send(client.prepare(compiled, params)).ok
@@ -139,8 +195,11 @@ def main() -> None:
 
         trips = max(50, rounds // 3)
         ours_rt, peer_rt = _median_ms(round_trip, trips), _median_ms(botocore_round_trip, trips)
-        report["round_trip_ms"] = {"http_task_kms": ours_rt, "botocore": peer_rt,
-                                   "ratio": round(ours_rt / peer_rt, 2)}
+        report["round_trip_ms"] = {
+            "http_task_kms": ours_rt,
+            "botocore": peer_rt,
+            "ratio": round(ours_rt / peer_rt, 2),
+        }
     print(json.dumps(report, indent=2))
 
 

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from . import redact
+from . import jsonutil, redact
 from .client import Client
 from .errors import (
     CredentialsError,
@@ -50,7 +50,7 @@ def _read_json(source: str, what: str) -> Any:
     except OSError as exc:
         _fail([Problem(field=what, message=f"cannot read {source}: {exc.strerror}")])
     try:
-        return json.loads(text)
+        return jsonutil.loads(text)
     except json.JSONDecodeError as exc:
         _fail(
             [

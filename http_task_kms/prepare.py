@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import pluggy
 from pydantic import BaseModel, ConfigDict
 
-from . import endpoints
+from . import endpoints, jsonutil
 from .checks import Check, RequestContext
 from .errors import Problem, RequestValidationError
-from .expressions import Node, compile_value, render
+from .expressions import Missing, Node, compile_value, render
 from .task import HttpTask
 from .template import TaskTemplate
 from .validation import BodyValidator
@@ -117,22 +117,26 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> dict[str, Any]:
+def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """Defaults for absent members; JSON-document members given as objects become strings."""
     properties: dict[str, Any] = template.body_schema.get("properties", {})
     completed: dict[str, Any] = {}
+    problems: list[Problem] = []
     for member, prop in properties.items():  # in the document's member order
         if member in body:
             value = body[member]
             if prop.get("x-json-document") and isinstance(value, dict | list):
                 # Characters kept as they are (not \u-escaped), so that one outside KMS's
                 # character set is reported, as it would be in the policy's text.
-                value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                try:
+                    value = jsonutil.dumps(value)
+                except ValueError as exc:
+                    problems.append(Problem(field=member, message=f"cannot be written as JSON: {exc}"))
             completed[member] = value
         elif "default" in prop:
             completed[member] = prop["default"]
     completed.update({k: v for k, v in body.items() if k not in properties})  # the schema reports them
-    return completed
+    return completed, problems
 
 
 def _region_hint(template: TaskTemplate | None, body: Any) -> str | None:
@@ -186,6 +190,65 @@ def _endpoint(
     return [found] if isinstance(found, Problem) else found
 
 
+def _template_checks(
+    template: TaskTemplate,
+    body: Any,
+    missing: list[Missing],
+    params: Mapping[str, Any],
+    *,
+    template_mode: bool,
+) -> tuple[Any, list[Problem]]:
+    """Defaults, JSON documents, required members, the schema, and unknown input parameters."""
+    problems: list[Problem] = []
+    reported: set[str] = set()
+    if isinstance(body, dict):
+        body, problems = _complete_body(template, body)
+        for item in missing:
+            if item.field in template.required and item.field not in body:
+                reported.add(item.field)
+                problems.append(
+                    Problem(
+                        field=item.field,
+                        message=f"is required, but {item.expression} "
+                        "selected nothing in the input parameters",
+                    )
+                )
+    problems += [p for p in _validator(template).problems(body) if p.field not in reported]
+    if template_mode:
+        known = set(template.members) | {"region"}
+        expected = ", ".join(sorted(known))
+        problems += [
+            Problem(field=name, message=f"unknown input parameter; expected one of: {expected}")
+            for name in params
+            if name not in known
+        ]
+    return body, problems
+
+
+def _region(
+    params: Mapping[str, Any], options: Options, hint: str | None, default_region: Callable[[], str | None]
+) -> tuple[str | None, list[Problem]]:
+    """The Region: input parameter, --region, a key ARN's Region, then the AWS config."""
+    given = params.get("region")
+    if given is not None and not isinstance(given, str):
+        return None, [Problem(field="region", message="must be a string such as us-east-1")]
+    return given or options.region or hint or default_region(), []
+
+
+def _plugin_checks(
+    manager: pluggy.PluginManager, context: RequestContext
+) -> tuple[list[Problem], list[Check]]:
+    problems: list[Problem] = []
+    warnings: list[Check] = []
+    for found in manager.hook.check_request(context=context):
+        for check in found or ():
+            if check.severity == "ERROR":
+                problems.append(check.as_problem())
+            else:
+                warnings.append(check)
+    return problems, warnings
+
+
 def prepare(
     compiled: CompiledTask,
     params: Any,
@@ -202,18 +265,15 @@ def prepare(
         raise RequestValidationError(
             [Problem(field="input", message="the input parameters must be a JSON object")]
         )
-    problems: list[Problem] = []
     # A template's endpoint comes from the Region (or --endpoint-url), not from its URL text.
     url_out = render(_NO_URL if template_mode else compiled.url, params, where="httpRequest.url")
     headers_out = render(compiled.headers, params, where="headers")
     body_out = render(compiled.body, params)
-    problems += url_out.problems + headers_out.problems + body_out.problems
-    for missing in url_out.missing:
-        problems.append(
-            Problem(
-                field=missing.field, message=f"{missing.expression} selected nothing in the input parameters"
-            )
-        )
+    problems = url_out.problems + headers_out.problems + body_out.problems
+    problems += [
+        Problem(field=m.field, message=f"{m.expression} selected nothing in the input parameters")
+        for m in url_out.missing
+    ]
     headers = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (headers_out.value or {}).items()}
     target = _header(headers, "X-Amz-Target")
     template = compiled.template or (template_for(target) if target else None)
@@ -221,42 +281,17 @@ def prepare(
     if template is not None:
         if _header(headers, "Content-Type") is None:
             headers["Content-Type"] = template.headers["Content-Type"]
-        if isinstance(body, dict):
-            body = _complete_body(template, body)
-            required = set(template.required)
-            reported = set()
-            for missing in body_out.missing:
-                if missing.field in required and missing.field not in body:
-                    reported.add(missing.field)
-                    problems.append(
-                        Problem(
-                            field=missing.field,
-                            message=f"is required, but "
-                            f"{missing.expression} selected nothing in the input parameters",
-                        )
-                    )
-            problems += [p for p in _validator(template).problems(body) if p.field not in reported]
-        else:
-            problems += _validator(template).problems(body)
-        if template_mode:
-            known = set(template.members) | {"region"}
-            problems += [
-                Problem(
-                    field=name,
-                    message=f"unknown input parameter; expected one of: {', '.join(sorted(known))}",
-                )
-                for name in params
-                if name not in known
-            ]
-    region_param = params.get("region")
-    if region_param is not None and not isinstance(region_param, str):
-        problems.append(Problem(field="region", message="must be a string such as us-east-1"))
-        region_param = None
-    region = region_param or options.region or _region_hint(template, body) or default_region()
-    resolved = _endpoint(template, str(url_out.value or ""), region, options, template_mode=template_mode)
+        body, found = _template_checks(template, body, body_out.missing, params, template_mode=template_mode)
+        problems += found
+    region, found = _region(params, options, _region_hint(template, body), default_region)
+    problems += found
+    resolved = (
+        []
+        if found
+        else _endpoint(template, str(url_out.value or ""), region, options, template_mode=template_mode)
+    )
     endpoint = None if isinstance(resolved, list) else resolved
-    if isinstance(resolved, list):
-        problems += resolved
+    problems += resolved if isinstance(resolved, list) else []
     context = RequestContext(
         template=template,
         body=body,
@@ -265,19 +300,16 @@ def prepare(
         options=dict(options.plugin_options),
         valid_so_far=not problems,
     )
-    warnings: list[Check] = []
-    for found in manager.hook.check_request(context=context):
-        for check in found or ():
-            if check.severity == "ERROR":
-                problems.append(check.as_problem())
-            else:
-                warnings.append(check)
+    found, warnings = _plugin_checks(manager, context)
+    problems += found
+    try:
+        body_bytes = b"" if body is None else jsonutil.dumps(body).encode("utf-8")
+    except ValueError as exc:
+        problems.append(Problem(field="body", message=f"cannot be sent as JSON: {exc}"))
     if problems or endpoint is None:
         raise RequestValidationError(problems)
-    signing_name = (
-        template.signing_name if template else (urlsplit(endpoint.url).hostname or "").split(".")[0]
-    )
-    body_bytes = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+    host = urlsplit(endpoint.url).hostname or ""
+    signing_name = template.signing_name if template else host.split(".")[0].replace("-fips", "")
     return PreparedRequest(
         method=compiled.task.httpRequest.method,
         url=endpoint.url,
@@ -285,7 +317,7 @@ def prepare(
         body=body,
         body_bytes=body_bytes,
         endpoint=endpoint,
-        signing_name=signing_name.replace("-fips", ""),
+        signing_name=signing_name,
         template=template,
         task=compiled.task,
         warnings=warnings,

@@ -6,12 +6,12 @@ failure, or a request refused before sending (``ValidationError`` with ``problem
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import jsonutil
 from .errors import Problem
 from .redact import redact_headers
 
@@ -111,8 +111,8 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
         return None
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
-    except ValueError:
+        return jsonutil.loads(text)
+    except ValueError:  # not JSON, or NaN / too deep: kept as the text it is
         return text
 
 

@@ -3,8 +3,10 @@
 The only module that talks to the network. Redirects are never followed (a 3xx is the
 result, so credentials never reach another host); TLS certificates are always verified
 (``AWS_CA_BUNDLE`` / ``REQUESTS_CA_BUNDLE`` are honoured); a response body is read up to
-:data:`MAX_BODY_BYTES` and marked truncated beyond that. Only retryable failures are
-retried: throttling, HTTP 5xx, transient server errors, connection errors and timeouts.
+:data:`MAX_BODY_BYTES` and marked truncated beyond that; what the server sends back is
+redacted like everything else (a server may echo the signature or the session token).
+Only retryable failures are retried: throttling, HTTP 5xx, transient server errors,
+connection errors and timeouts. A skew error is signed once more with the server's clock.
 """
 
 from __future__ import annotations
@@ -101,12 +103,11 @@ class _Answer:
 
 
 def _ca_bundle() -> str | bool:
-    return os.environ.get("AWS_CA_BUNDLE") or True
-
-
-def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth hook that changes nothing: keeps requests from adding ~/.netrc credentials."""
-    return request
+    """AWS_CA_BUNDLE, else requests' own variables, else the default trust store (never off)."""
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return True
 
 
 def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
@@ -145,15 +146,26 @@ class Transport:
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.session = session or requests.Session()
+        # The environment is read once per endpoint (below), not on every request as requests
+        # does by default; this also keeps ~/.netrc credentials out of our requests.
+        self.session.trust_env = False
+        self._environment: dict[str, tuple[dict[str, str], str | bool]] = {}
         self.session.mount("https://", HTTPAdapter(max_retries=0))
         self.session.mount("http://", HTTPAdapter(max_retries=0))
         self._sleep, self._jitter, self._wall_clock = sleep, jitter, wall_clock
         self._max_body = max_body_bytes
         self.clock_offset = 0.0
 
+    def _settings(self, url: str) -> tuple[dict[str, str], str | bool]:
+        """Proxies (HTTPS_PROXY, NO_PROXY …) and the CA bundle for ``url``, read once."""
+        if url not in self._environment:
+            self._environment[url] = (requests.utils.get_environ_proxies(url), _ca_bundle())
+        return self._environment[url]
+
     def _attempt(
         self, out: Outgoing, headers: Mapping[str, str], policy: AttemptPolicy
     ) -> _Answer | ErrorDetail:
+        proxies, verify = self._settings(out.url)
         try:
             response = self.session.request(
                 out.method,
@@ -162,9 +174,9 @@ class Transport:
                 headers=dict(headers),
                 allow_redirects=False,
                 timeout=(policy.connect_timeout, policy.read_timeout),
-                verify=_ca_bundle(),
+                verify=verify,
+                proxies=proxies,
                 stream=True,
-                auth=_no_netrc,
             )
             with response:
                 raw, truncated = _read_capped(response, self._max_body)

@@ -23,10 +23,21 @@ ACCOUNT = "123456789012"
 def _no_ambient_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never see the machine's AWS config, credentials or Region."""
     empty = tmp_path_factory.mktemp("aws")
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "REQUESTS_CA_BUNDLE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_CA_BUNDLE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "REQUESTS_CA_BUNDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
@@ -43,21 +54,40 @@ class TemporaryCredentials:
     session_token: str = field(repr=False)
 
 
-_ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
-_ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Action": ["kms:*", "sts:GetCallerIdentity"], "Resource": "*"}]})
+_ROLE_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["kms:*", "sts:GetCallerIdentity"], "Resource": "*"}],
+    }
+)
 
 
 def _assume_test_role(server: LocalKms) -> TemporaryCredentials:
     iam = server._client("iam")
     iam.create_role(RoleName="test-role", AssumeRolePolicyDocument=_ROLE_TRUST)
     iam.put_role_policy(RoleName="test-role", PolicyName="kms", PolicyDocument=_ROLE_POLICY)
-    assumed = server._client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/test-role",
-                                                RoleSessionName="integration")
+    assumed = server._client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/test-role", RoleSessionName="integration"
+    )
     creds = assumed["Credentials"]
-    return TemporaryCredentials(arn=assumed["AssumedRoleUser"]["Arn"], access_key_id=creds["AccessKeyId"],
-                                secret_access_key=creds["SecretAccessKey"], session_token=creds["SessionToken"])
+    return TemporaryCredentials(
+        arn=assumed["AssumedRoleUser"]["Arn"],
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +112,9 @@ def local_kms(
 
 
 @pytest.fixture
-def role_session(local_kms_setup: tuple[LocalKms, AdminIdentity, TemporaryCredentials]) -> TemporaryCredentials:
+def role_session(
+    local_kms_setup: tuple[LocalKms, AdminIdentity, TemporaryCredentials],
+) -> TemporaryCredentials:
     """Temporary credentials (with a session token) of a role allowed kms:*."""
     return local_kms_setup[2]
 
@@ -111,8 +143,9 @@ def local_client(kms_url: str, admin: AdminIdentity, tmp_path: Path) -> Callable
     def make(**overrides: Any) -> Client:
         signer = overrides.pop("signer", None) or signer_for(admin.access_key_id, admin.secret_access_key)
         plugin_options = {"backup_dir": str(tmp_path / "backups"), **overrides.pop("plugin_options", {})}
-        options = Options(**{"region": "us-east-1", "endpoint_url": kms_url, "plugin_options": plugin_options,
-                             **overrides})
+        options = Options(
+            **{"region": "us-east-1", "endpoint_url": kms_url, "plugin_options": plugin_options, **overrides}
+        )
         return Client(options, signer=signer)
 
     return make
@@ -130,8 +163,13 @@ def new_key(local_client: Callable[..., Client]) -> str:
 def policy_for(*principals: str, account: str = ACCOUNT) -> dict[str, Any]:
     """The default key policy plus an admin statement for each principal."""
     statements: list[dict[str, Any]] = [
-        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
     ]
     statements += [
         {"Sid": f"Admin{i}", "Effect": "Allow", "Principal": {"AWS": p}, "Action": "kms:*", "Resource": "*"}

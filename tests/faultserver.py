@@ -35,16 +35,21 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509  # installed with moto
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "REFUSED",
     "FaultServer",
     "Received",
     "aws_error",
@@ -135,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
         super().setup()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """No access log on stderr."""
 
     def _serve(self) -> None:
@@ -559,9 +564,7 @@ def verify_sigv4(received: Received, secret: str, *, url: str) -> bool:
         ]
     )
     scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), date), region), service), "aws4_request")
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, auth.get("Signature", ""))
@@ -570,11 +573,6 @@ def verify_sigv4(received: Received, secret: str, *, url: str) -> bool:
 # -- TLS ----------------------------------------------------------------------------------------
 def self_signed_cert(directory: Path) -> tuple[Path, ssl.SSLContext]:
     """A self-signed certificate for 127.0.0.1 / localhost: (PEM path, server SSL context)."""
-    from cryptography import x509  # noqa: PLC0415 - installed with moto
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "http-task-kms test server")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -609,9 +607,7 @@ def self_signed_cert(directory: Path) -> tuple[Path, ssl.SSLContext]:
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "server.pem", directory / "server.key"
@@ -638,10 +634,18 @@ def _is_loopback(host: Any) -> bool:
         return False
 
 
+#: What :func:`loopback_only` refused during the current test (host names and addresses).
+REFUSED: list[str] = []
+
+
 @pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Fail any connection or DNS lookup to anything but loopback; yields the refused targets."""
-    refused: list[str] = []
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse any connection or DNS lookup to anything but loopback; lists the refused targets.
+
+    The list is also :data:`REFUSED`, for tests that use the fixture through ``usefixtures``.
+    """
+    refused = REFUSED
+    refused.clear()
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
@@ -670,4 +674,4 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield refused
+    return refused

@@ -38,8 +38,15 @@ def server() -> Iterator[FaultServer]:
 
 
 def client_for(server: FaultServer, **overrides: object) -> Client:
-    options = Options(**{"region": "us-east-1", "endpoint_url": server.url, "read_timeout": 1,
-                         "connect_timeout": 1, **overrides})
+    options = Options(
+        **{
+            "region": "us-east-1",
+            "endpoint_url": server.url,
+            "read_timeout": 1,
+            "connect_timeout": 1,
+            **overrides,
+        }
+    )
     return Client(options, signer=signer_for(ACCESS_KEY, SECRET), transport=Transport(sleep=lambda _: None))
 
 
@@ -69,35 +76,52 @@ def expect_date(offset: float):
     ids=["expired", "not-yet-current", "too-skewed", "request-expired"],
 )
 def test_skew_is_corrected_by_the_server_date(server, offset, code):
-    message = None if code == "InvalidSignatureException" else "The difference between the request time and the current time is too large."
+    message = (
+        None
+        if code == "InvalidSignatureException"
+        else "The difference between the request time and the current time is too large."
+    )
     server.push(skewed(offset, code=code, message=message), expect_date(offset))
     client = client_for(server)
     result = client.test_request("kms.ListKeys", {})
-    assert result.ok and result.attempts == 2 and server.count == 2, result.to_json()
+    assert result.ok, result.to_json()
+    assert result.attempts == 2
+    assert server.count == 2
     first, second = server.received
-    assert near(0)(first) and near(offset)(second)
+    assert near(0)(first)
+    assert near(offset)(second)
     assert verify_sigv4(second, SECRET, url=server.url)  # signed, not just re-dated
     # the correction is kept: the next request is signed with the server's clock at once
     server.push(expect_date(offset))
     again = client.test_request("kms.ListKeys", {})
-    assert again.ok and again.attempts == 1
+    assert again.ok
+    assert again.attempts == 1
 
 
 def test_a_second_skew_answer_is_not_corrected_again(server):
     server.push(skewed(HOUR), skewed(2 * HOUR), ok())
     result = client_for(server).test_request("kms.ListKeys", {})
-    assert not result.ok and result.attempts == 2 and server.count == 2
-    assert result.error.code == "InvalidSignatureException" and not result.error.retryable
+    assert not result.ok
+    assert result.attempts == 2
+    assert server.count == 2
+    assert result.error.code == "InvalidSignatureException"
+    assert not result.error.retryable
 
 
 @pytest.mark.parametrize(
     "answer",
     [
         skewed(30),  # under a minute: not worth correcting
-        aws_error("InvalidSignatureException", "Signature expired: x is now earlier than y",
-                  headers={"Date": "not a date"}),
-        aws_error("InvalidSignatureException", "The request signature we calculated does not match "
-                  "the signature you provided.", date_offset=HOUR),  # not a clock problem
+        aws_error(
+            "InvalidSignatureException",
+            "Signature expired: x is now earlier than y",
+            headers={"Date": "not a date"},
+        ),
+        aws_error(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+            date_offset=HOUR,
+        ),  # not a clock problem
         aws_error("AccessDeniedException", "request time in the future", date_offset=HOUR),
     ],
     ids=["small-skew", "no-usable-date", "signature-mismatch", "other-code"],
@@ -105,20 +129,34 @@ def test_a_second_skew_answer_is_not_corrected_again(server):
 def test_no_correction_without_a_skew_error_and_a_usable_date(server, answer):
     server.push(answer, ok())
     result = client_for(server).test_request("kms.ListKeys", {})
-    assert not result.ok and result.attempts == 1 and server.count == 1
+    assert not result.ok
+    assert result.attempts == 1
+    assert server.count == 1
 
 
 def test_cli_skew_then_success_is_exit_0_and_twice_skewed_is_exit_1(server, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     (tmp_path / "in.json").write_text("{}")
-    args = ["test-request", "kms.ListKeys", "--input", str(tmp_path / "in.json"), "--endpoint-url",
-            server.url, "--region", "us-east-1", "--max-attempts", "2"]
+    args = [
+        "test-request",
+        "kms.ListKeys",
+        "--input",
+        str(tmp_path / "in.json"),
+        "--endpoint-url",
+        server.url,
+        "--region",
+        "us-east-1",
+        "--max-attempts",
+        "2",
+    ]
     server.push(skewed(HOUR), expect_date(HOUR))
     outcome = CliRunner().invoke(main, args)
-    assert outcome.exit_code == 0 and json.loads(outcome.stdout)["attempts"] == 2
+    assert outcome.exit_code == 0
+    assert json.loads(outcome.stdout)["attempts"] == 2
     server.push(skewed(HOUR), skewed(HOUR))
     outcome = CliRunner().invoke(main, args)
     document = json.loads(outcome.stdout)
-    assert outcome.exit_code == 1 and document["attempts"] == 2
+    assert outcome.exit_code == 1
+    assert document["attempts"] == 2
     assert document["error"]["code"] == "InvalidSignatureException"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from botocore.credentials import RefreshableCredentials
-from faultserver import FaultServer, loopback_only, ok, verify_sigv4  # noqa: F401 - loopback_only
+from faultserver import FaultServer, loopback_only, ok, throttle, verify_sigv4  # noqa: F401 - loopback_only
 
 from http_task_kms import Client, CredentialsError, Options
 from http_task_kms.signing import AwsCredentials, SigV4Signer
@@ -41,11 +41,16 @@ class Issuer:
     def refresh(self) -> dict[str, Any]:
         with self.lock:
             n = len(self.issued)
-            key, secret, token = f"ASIAROTATE{n:010d}", f"rotSECRET{n:06d}" + "s" * 25, f"rotTOKEN{n:06d}" + "t" * 60
+            key = f"ASIAROTATE{n:010d}"
+            secret, token = f"rotSECRET{n:06d}" + "s" * 25, f"rotTOKEN{n:06d}" + "t" * 60
             self.issued[key] = (secret, token)
             self.expiry[key] = self.now + self.lifetime
-            return {"access_key": key, "secret_key": secret, "token": token,
-                    "expiry_time": self.expiry[key].isoformat()}
+            return {
+                "access_key": key,
+                "secret_key": secret,
+                "token": token,
+                "expiry_time": self.expiry[key].isoformat(),
+            }
 
     def clock(self) -> datetime.datetime:
         with self.lock:
@@ -130,13 +135,12 @@ def test_credentials_that_stay_expired_are_a_credentials_error_not_a_traceback(s
     client = client_for(server, refreshable(issuer))
     with pytest.raises(CredentialsError) as raised:
         client.test_request("kms.ListKeys", {})
-    assert "rotSECRET" not in str(raised.value) and "rotTOKEN" not in str(raised.value)
+    assert "rotSECRET" not in str(raised.value)
+    assert "rotTOKEN" not in str(raised.value)
     assert server.count == 0
 
 
 def test_credentials_lost_between_attempts_give_a_result(server):
-    from faultserver import throttle  # noqa: PLC0415
-
     issuer = Issuer()
     credentials = refreshable(issuer)
     client = client_for(server, credentials)
@@ -156,6 +160,10 @@ def test_credentials_lost_between_attempts_give_a_result(server):
     credentials._time_fetcher = clock_then_expire
     credentials._refresh_using = failing_refresh
     result = client.test_request("kms.ListKeys", {})
-    assert server.count == 1 and calls["n"] >= 1
-    assert not result.ok and result.attempts == 1 and result.statusCode == 400
-    assert result.error.code == "CredentialsError" and "ThrottlingException" in result.error.message
+    assert server.count == 1
+    assert calls["n"] >= 1
+    assert not result.ok
+    assert result.attempts == 1
+    assert result.statusCode == 400
+    assert result.error.code == "CredentialsError"
+    assert "ThrottlingException" in result.error.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -122,7 +123,9 @@ def test_throttling_then_success_is_retried_once(server, client, sleeps):
     server.push(throttle(), ok({"Keys": [], "Truncated": False}))
     result = client().test_request("kms.ListKeys", {})
     assert_structured(result)
-    assert result.ok and result.attempts == 2 and server.count == 2
+    assert result.ok
+    assert result.attempts == 2
+    assert server.count == 2
     assert result.body == {"Keys": [], "Truncated": False}
     assert sleeps == [1.0]  # the template's retry: 1 s x 2^0, jitter 1.0
     # every attempt is signed afresh and correctly
@@ -143,7 +146,8 @@ def test_throttling_above_a_rate_backs_off_until_under_it(server, client):
         transport=Transport(jitter=lambda: 1.0),
     )
     result = waiting.test_task(task_for(server.url, interval=0.25, attempts=3), {})
-    assert result.ok and result.attempts in (2, 3), result.to_json()
+    assert result.ok, result.to_json()
+    assert result.attempts in (2, 3)
     assert server.count == 4 + result.attempts
 
 
@@ -151,7 +155,10 @@ def test_5xx_is_retried_until_attempts_run_out(server, client, sleeps):
     server.default = server_error(503, "ServiceUnavailableException")
     result = client().test_request("kms.ListKeys", {})
     document = assert_structured(result)
-    assert not result.ok and result.statusCode == 503 and result.attempts == 3 and server.count == 3
+    assert not result.ok
+    assert result.statusCode == 503
+    assert result.attempts == 3
+    assert server.count == 3
     assert document["error"] == {
         "code": "ServiceUnavailableException",
         "message": "internal error",
@@ -163,8 +170,12 @@ def test_5xx_is_retried_until_attempts_run_out(server, client, sleeps):
 def test_non_retryable_error_is_sent_once(server, client, sleeps):
     server.default = aws_error("LimitExceededException", "policy over 32 KB")
     result = client().test_request("kms.ListKeys", {})
-    assert not result.ok and result.attempts == 1 and server.count == 1 and sleeps == []
-    assert result.error.code == "LimitExceededException" and not result.error.retryable
+    assert not result.ok
+    assert result.attempts == 1
+    assert server.count == 1
+    assert sleeps == []
+    assert result.error.code == "LimitExceededException"
+    assert not result.error.retryable
 
 
 @pytest.mark.parametrize(
@@ -181,11 +192,15 @@ def test_network_faults_are_retryable_and_recovered(server, client, fault, code)
     server.push(fault)
     result = client(max_attempts=1, read_timeout=0.3).test_request("kms.ListKeys", {})
     document = assert_structured(result)
-    assert document["statusCode"] is None and document["error"]["code"] == code
-    assert document["error"]["retryable"] is True and result.attempts == 1
+    assert document["statusCode"] is None
+    assert document["error"]["code"] == code
+    assert document["error"]["retryable"] is True
+    assert result.attempts == 1
     server.push(fault, ok({"Keys": []}))
     recovered = client(read_timeout=0.3).test_request("kms.ListKeys", {})
-    assert recovered.ok and recovered.attempts == 2 and recovered.body == {"Keys": []}
+    assert recovered.ok
+    assert recovered.attempts == 2
+    assert recovered.body == {"Keys": []}
 
 
 def test_read_timeout_is_bounded_by_the_option(server, client):
@@ -193,7 +208,8 @@ def test_read_timeout_is_bounded_by_the_option(server, client):
     started = time.monotonic()
     result = client(max_attempts=2).test_request("kms.ListKeys", {})
     took = time.monotonic() - started
-    assert result.error.code == "ReadTimeout" and result.attempts == 2
+    assert result.error.code == "ReadTimeout"
+    assert result.attempts == 2
     assert 1.0 <= took < 2.5  # two attempts of 0.5 s, not two of 5 s
 
 
@@ -211,8 +227,13 @@ def test_connect_timeout_on_a_full_backlog():
             fillers.append(filler)
         time.sleep(0.05)
         client = Client(
-            Options(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}/", connect_timeout=0.3,
-                    read_timeout=0.3, max_attempts=2),
+            Options(
+                region="us-east-1",
+                endpoint_url=f"http://127.0.0.1:{port}/",
+                connect_timeout=0.3,
+                read_timeout=0.3,
+                max_attempts=2,
+            ),
             signer=signer_for(ACCESS_KEY, SECRET),
             transport=Transport(sleep=lambda _: None),
         )
@@ -220,8 +241,10 @@ def test_connect_timeout_on_a_full_backlog():
     finally:
         for sock in [*fillers, listener]:
             sock.close()
-    assert result.error is not None and result.error.code == "ConnectTimeout", result.to_json()
-    assert result.error.retryable and result.attempts == 2
+    assert result.error is not None, result.to_json()
+    assert result.error.code == "ConnectTimeout", result.to_json()
+    assert result.error.retryable
+    assert result.attempts == 2
 
 
 def test_connection_refused_is_a_structured_error(client):
@@ -229,16 +252,20 @@ def test_connection_refused_is_a_structured_error(client):
         url = gone.url
     result = client(endpoint_url=url).test_request("kms.ListKeys", {})
     assert assert_structured(result)["error"]["code"] == "ConnectionError"
-    assert result.attempts == 3 and result.statusCode is None
+    assert result.attempts == 3
+    assert result.statusCode is None
 
 
 @pytest.mark.parametrize(("status", "attempts"), [(502, 3), (400, 1)])
 def test_html_body_is_kept_as_text(server, client, status, attempts):
     server.default = html(status)
     result = client().test_request("kms.ListKeys", {})
-    assert result.statusCode == status and result.attempts == attempts
-    assert isinstance(result.body, str) and "Bad Gateway" in result.body
-    assert result.error.code == f"HTTP{status}" and result.error.retryable is (status >= 500)
+    assert result.statusCode == status
+    assert result.attempts == attempts
+    assert isinstance(result.body, str)
+    assert "Bad Gateway" in result.body
+    assert result.error.code == f"HTTP{status}"
+    assert result.error.retryable is (status >= 500)
 
 
 def _peak_while(func: Callable[[], Any]) -> tuple[Any, int]:
@@ -257,9 +284,11 @@ def test_very_large_body_is_capped_and_memory_bounded(server, client):
     sender = client()
     result, peak = _peak_while(lambda: sender.test_request("kms.ListKeys", {}))
     document = assert_structured(result)
-    assert result.ok and result.attempts == 1
+    assert result.ok
+    assert result.attempts == 1
     assert document["bodyTruncated"] is True
-    assert isinstance(result.body, str) and len(result.body) == MAX_BODY_BYTES
+    assert isinstance(result.body, str)
+    assert len(result.body) == MAX_BODY_BYTES
     assert result.headers["Content-Length"] == str(size)
     assert peak < 16 * MAX_BODY_BYTES < size // 3, f"peak {peak} bytes"
 
@@ -268,34 +297,71 @@ def test_gzip_bomb_is_capped_after_decoding(server, client):
     server.push(gzip_bomb(50 * 1024 * 1024))
     sender = client()
     result, peak = _peak_while(lambda: sender.test_request("kms.ListKeys", {}))
-    assert result.bodyTruncated and len(result.body) == MAX_BODY_BYTES
+    assert result.bodyTruncated
+    assert len(result.body) == MAX_BODY_BYTES
     assert peak < 16 * MAX_BODY_BYTES, f"peak {peak} bytes"
 
 
 def test_small_body_is_not_marked_truncated(server, client):
     server.push(ok({"Keys": [{"KeyId": "k"}]}))
     document = assert_structured(client().test_request("kms.ListKeys", {}))
-    assert "bodyTruncated" not in document and document["body"] == {"Keys": [{"KeyId": "k"}]}
+    assert "bodyTruncated" not in document
+    assert document["body"] == {"Keys": [{"KeyId": "k"}]}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 50_000 + b"]" * 50_000,  # json.loads: RecursionError
+        b'{"a":' * 500 + b"1" + b"}" * 500,  # parses, but too deep to print safely
+        b'{"Keys": [], "NextMarker": NaN}',  # not JSON: would print as NaN
+        b"Infinity",
+    ],
+    ids=["deep-array", "deep-object", "nan", "infinity"],
+)
+def test_hostile_json_bodies_are_kept_as_text(server, client, raw):
+    server.push(ok(raw))
+    result = client().test_request("kms.ListKeys", {})
+    assert result.ok
+    assert result.body == raw.decode()
+    text = json.dumps(result.to_json(), allow_nan=False)  # one strict JSON document
+    assert json.loads(text)["body"] == raw.decode()
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_redirect_is_not_followed_and_credentials_stay_home(server, other, client, status):
+def test_redirect_is_not_followed_and_credentials_stay_home(server, other, status):
     server.default = redirect(other.url, status=status)
-    result = client(plugin_options={"caller_arn": "arn:aws:iam::123456789012:user/x"}).test_request(
-        "kms.ListKeys", {}
+    client = Client(
+        Options(region="us-east-1", endpoint_url=server.url, read_timeout=0.5, connect_timeout=0.5),
+        signer=signer_for(ACCESS_KEY, SECRET, "redirectTOKENredirectTOKEN"),
+        transport=Transport(sleep=lambda _: None),
     )
+    result = client.test_request("kms.ListKeys", {})
     document = assert_structured(result)
-    assert document["statusCode"] == status and result.attempts == 1
-    assert document["error"]["code"] == "Redirect" and document["error"]["retryable"] is False
+    assert document["statusCode"] == status
+    assert result.attempts == 1
+    assert document["error"]["code"] == "Redirect"
+    assert document["error"]["retryable"] is False
     assert other.url in document["error"]["message"]
-    assert other.count == 0  # the other host received nothing: no Authorization, no token
-    assert server.received[0].header("Authorization")  # (the first host did get a signed request)
+    # the first host got the signed request, with the session token...
+    assert server.received[0].header("Authorization")
+    assert server.received[0].header("X-Amz-Security-Token") == "redirectTOKENredirectTOKEN"
+    # ...the other host received nothing at all: no Authorization, no token
+    assert other.count == 0
+    assert "redirectTOKENredirectTOKEN" not in json.dumps(document)
 
 
 # -- retry delays ----------------------------------------------------------------------------------
 def _send_to(url: str, transport: Transport, policy: AttemptPolicy) -> Any:
-    out = Outgoing(method="POST", url=url, headers=LIST_KEYS, body=b"{}", shown_body={},
-                   service="kms", region="us-east-1")
+    out = Outgoing(
+        method="POST",
+        url=url,
+        headers=LIST_KEYS,
+        body=b"{}",
+        shown_body={},
+        service="kms",
+        region="us-east-1",
+    )
     return transport.send(out, signer_for(ACCESS_KEY, SECRET), policy)
 
 
@@ -307,16 +373,19 @@ def test_delays_follow_interval_times_backoff_rate_with_equal_jitter(server, jit
     server.default = throttle()
     sleeps = Sleeps()
     transport = Transport(sleep=sleeps, jitter=lambda: jitter)
-    result = _send_to(server.url, transport, AttemptPolicy(max_attempts=5, interval_seconds=0.3,
-                                                           backoff_rate=3.0))
-    assert result.attempts == 5 and server.count == 5
+    result = _send_to(
+        server.url, transport, AttemptPolicy(max_attempts=5, interval_seconds=0.3, backoff_rate=3.0)
+    )
+    assert result.attempts == 5
+    assert server.count == 5
     assert sleeps == pytest.approx(expected)
 
 
 def test_delays_from_a_task_retry_object(server, sleeps, client):
     server.default = server_error()
     result = client(jitter=1.0).test_task(task_for(server.url, interval=0.25, attempts=4, rate=2.0), {})
-    assert result.attempts == 4 and sleeps == pytest.approx([0.25, 0.5, 1.0])
+    assert result.attempts == 4
+    assert sleeps == pytest.approx([0.25, 0.5, 1.0])
 
 
 def test_delays_are_capped_and_jitter_stays_within_bounds(server):
@@ -324,8 +393,6 @@ def test_delays_are_capped_and_jitter_stays_within_bounds(server):
     sleeps, drawn = Sleeps(), []
 
     def jitter() -> float:
-        import random  # noqa: PLC0415
-
         drawn.append(random.random())
         return drawn[-1]
 
@@ -346,7 +413,8 @@ def test_zero_interval_from_the_task_means_no_wait(server):
     client = Client(Options(region="us-east-1"), signer=signer_for(ACCESS_KEY, SECRET), transport=transport)
     started = time.monotonic()
     result = client.test_task(task_for(server.url, interval=0, attempts=5), {})
-    assert result.attempts == 5 and time.monotonic() - started < 1.0
+    assert result.attempts == 5
+    assert time.monotonic() - started < 1.0
 
 
 # -- the CLI: exit codes and no tracebacks ------------------------------------------------------------
@@ -371,8 +439,19 @@ def _task_args(tmp_path: Path, url: str, *, attempts: int = 2) -> list[str]:
     task = task_for(url, interval=0, attempts=attempts).model_dump(mode="json", exclude_none=True)
     (tmp_path / "task.json").write_text(json.dumps(task))
     (tmp_path / "input.json").write_text("{}")
-    return ["test-request", "--task", str(tmp_path / "task.json"), "--input", str(tmp_path / "input.json"),
-            "--region", "us-east-1", "--read-timeout", "0.3", "--connect-timeout", "0.5"]
+    return [
+        "test-request",
+        "--task",
+        str(tmp_path / "task.json"),
+        "--input",
+        str(tmp_path / "input.json"),
+        "--region",
+        "us-east-1",
+        "--read-timeout",
+        "0.3",
+        "--connect-timeout",
+        "0.5",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -389,50 +468,94 @@ def _task_args(tmp_path: Path, url: str, *, attempts: int = 2) -> list[str]:
         ([html(), html()], 1, "HTTP502", 2),
         ([large(8 * 1024 * 1024)], 0, None, 1),
     ],
-    ids=["ok", "throttle-ok", "throttled", "5xx", "not-found", "reset", "stall", "truncated", "html",
-         "large"],
+    ids=[
+        "ok",
+        "throttle-ok",
+        "throttled",
+        "5xx",
+        "not-found",
+        "reset",
+        "stall",
+        "truncated",
+        "html",
+        "large",
+    ],
 )
 def test_cli_exit_codes(server, cli, tmp_path, faults, exit_code, code, attempts):
     server.push(*faults)
     status, document, _ = cli(*_task_args(tmp_path, server.url))
     assert status == exit_code
-    assert document["attempts"] == attempts and server.count == attempts
+    assert document["attempts"] == attempts
+    assert server.count == attempts
     assert (document["error"] or {}).get("code") == code
 
 
 def test_cli_redirect_is_exit_1_and_nothing_reaches_the_other_host(server, other, cli, tmp_path):
     server.default = redirect(other.url, status=307)
     status, document, _ = cli(*_task_args(tmp_path, server.url))
-    assert status == 1 and document["error"]["code"] == "Redirect" and document["statusCode"] == 307
+    assert status == 1
+    assert document["error"]["code"] == "Redirect"
+    assert document["statusCode"] == 307
     assert other.count == 0
 
 
 def test_cli_bad_input_is_exit_2_and_nothing_is_sent(server, cli, tmp_path):
     (tmp_path / "input.json").write_text(json.dumps({"NoSuchMember": 1}))
-    status, document, _ = cli("test-request", "kms.ListKeys", "--input", str(tmp_path / "input.json"),
-                              "--endpoint-url", server.url, "--region", "us-east-1")
-    assert status == 2 and document["error"]["code"] == "ValidationError"
-    assert document["statusCode"] is None and server.count == 0
+    status, document, _ = cli(
+        "test-request",
+        "kms.ListKeys",
+        "--input",
+        str(tmp_path / "input.json"),
+        "--endpoint-url",
+        server.url,
+        "--region",
+        "us-east-1",
+    )
+    assert status == 2
+    assert document["error"]["code"] == "ValidationError"
+    assert document["statusCode"] is None
+    assert server.count == 0
 
 
 def test_cli_template_mode_throttled_is_exit_1(server, cli, tmp_path):
     server.default = throttle()
     (tmp_path / "input.json").write_text("{}")
-    status, document, _ = cli("test-request", "kms.ListKeys", "--input", str(tmp_path / "input.json"),
-                              "--endpoint-url", server.url, "--region", "us-east-1", "--max-attempts", "1")
-    assert status == 1 and document["attempts"] == 1 and document["error"]["retryable"] is True
+    status, document, _ = cli(
+        "test-request",
+        "kms.ListKeys",
+        "--input",
+        str(tmp_path / "input.json"),
+        "--endpoint-url",
+        server.url,
+        "--region",
+        "us-east-1",
+        "--max-attempts",
+        "1",
+    )
+    assert status == 1
+    assert document["attempts"] == 1
+    assert document["error"]["retryable"] is True
 
 
 def test_console_entry_point_exit_code_in_a_subprocess(server, tmp_path):
     server.default = reset()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
-           "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "HOME": str(tmp_path),
+    }
     args = _task_args(tmp_path, server.url, attempts=2)
     done = subprocess.run(
         [sys.executable, "-c", "from http_task_kms.cli import run; run()", *args],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     document = json.loads(done.stdout)
-    assert document["error"]["code"] == "ConnectionError" and document["attempts"] == 2
+    assert document["error"]["code"] == "ConnectionError"
+    assert document["attempts"] == 2

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-
 from conftest import ACCOUNT, TemporaryCredentials, policy_for, signer_for, write_json
+
 from http_task_kms import Client
 from http_task_kms.cli import main
 from http_task_kms.local import AdminIdentity
@@ -38,12 +38,15 @@ def test_signed_put_key_policy_is_accepted_and_read_back_exactly(
     assert result.requestId  # from x-amzn-RequestId
     assert result.elapsedMs > 0
     sent = result.request
-    assert sent is not None and sent.body["PolicyName"] == "default"
+    assert sent is not None
+    assert sent.body["PolicyName"] == "default"
     assert "Signature=<redacted>" in sent.headers["Authorization"]
     assert _stored_policy(client, new_key) == json.dumps(policy, separators=(",", ":"))
 
 
-def test_policy_string_is_sent_verbatim(local_client: Callable[..., Client], new_key: str, admin: AdminIdentity) -> None:
+def test_policy_string_is_sent_verbatim(
+    local_client: Callable[..., Client], new_key: str, admin: AdminIdentity
+) -> None:
     text = json.dumps(policy_for(admin.arn), indent=4)  # the user's own formatting is kept
     client = local_client()
     assert client.test_request("kms.PutKeyPolicy", {"KeyId": new_key, "Policy": text}).ok
@@ -65,13 +68,20 @@ def test_request_altered_after_signing_is_rejected(
     client = local_client(plugin_options={"force": True})
     client.transport = Transport(session=_TamperingSession())
     before = _stored_policy(local_client(), new_key)
-    result = client.send(client.prepare(client.compiled_template("kms.PutKeyPolicy"),
-                                        {"KeyId": new_key, "Policy": policy_for(admin.arn, "arn:aws:iam::123456789012:role/x")}))
+    result = client.send(
+        client.prepare(
+            client.compiled_template("kms.PutKeyPolicy"),
+            {"KeyId": new_key, "Policy": policy_for(admin.arn, "arn:aws:iam::123456789012:role/x")},
+        )
+    )
     assert not result.ok
     assert result.statusCode == 403
-    assert result.error is not None and result.error.code == "SignatureDoesNotMatch"
-    assert result.error.retryable is False and result.attempts == 1
-    assert isinstance(result.body, str) and "<Code>SignatureDoesNotMatch</Code>" in result.body
+    assert result.error is not None
+    assert result.error.code == "SignatureDoesNotMatch"
+    assert result.error.retryable is False
+    assert result.attempts == 1
+    assert isinstance(result.body, str)
+    assert "<Code>SignatureDoesNotMatch</Code>" in result.body
     assert _stored_policy(local_client(), new_key) == before
 
 
@@ -81,12 +91,30 @@ def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, Any, 
     return outcome.exit_code, json.loads(outcome.stdout), outcome.stderr
 
 
-def test_cli_wrong_secret_is_a_structured_error_exit_1(kms_url: str, admin: AdminIdentity, tmp_path: Path) -> None:
-    params = write_json(tmp_path / "in.json", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
-                                               "Policy": policy_for(admin.arn), "region": "us-east-1"})
+def test_cli_wrong_secret_is_a_structured_error_exit_1(
+    kms_url: str, admin: AdminIdentity, tmp_path: Path
+) -> None:
+    params = write_json(
+        tmp_path / "in.json",
+        {
+            "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Policy": policy_for(admin.arn),
+            "region": "us-east-1",
+        },
+    )
     code, result, _ = _cli(
-        ["test-request", "kms.PutKeyPolicy", "--input", params, "--endpoint-url", kms_url,
-         "--caller-arn", admin.arn, "--backup-dir", str(tmp_path)],
+        [
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            params,
+            "--endpoint-url",
+            kms_url,
+            "--caller-arn",
+            admin.arn,
+            "--backup-dir",
+            str(tmp_path),
+        ],
         env={"AWS_ACCESS_KEY_ID": admin.access_key_id, "AWS_SECRET_ACCESS_KEY": "not-the-secret-at-all"},
     )
     assert code == 1
@@ -95,11 +123,24 @@ def test_cli_wrong_secret_is_a_structured_error_exit_1(kms_url: str, admin: Admi
 
 
 def test_cli_unknown_key_is_not_found_exit_1(kms_url: str, admin: AdminIdentity, tmp_path: Path) -> None:
-    params = write_json(tmp_path / "in.json", {"KeyId": "0000abcd-12ab-34cd-56ef-1234567890ab",
-                                               "Policy": policy_for(admin.arn)})
+    params = write_json(
+        tmp_path / "in.json",
+        {"KeyId": "0000abcd-12ab-34cd-56ef-1234567890ab", "Policy": policy_for(admin.arn)},
+    )
     code, result, _ = _cli(
-        ["test-request", "kms.PutKeyPolicy", "--input", params, "--endpoint-url", kms_url, "--region",
-         "us-east-1", "--force", "--backup-dir", str(tmp_path)],
+        [
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            params,
+            "--endpoint-url",
+            kms_url,
+            "--region",
+            "us-east-1",
+            "--force",
+            "--backup-dir",
+            str(tmp_path),
+        ],
         env={"AWS_ACCESS_KEY_ID": admin.access_key_id, "AWS_SECRET_ACCESS_KEY": admin.secret_access_key},
     )
     assert code == 1
@@ -111,7 +152,9 @@ def test_cli_unknown_key_is_not_found_exit_1(kms_url: str, admin: AdminIdentity,
 def test_temporary_credentials_sign_the_session_token(
     local_client: Callable[..., Client], role_session: TemporaryCredentials, new_key: str
 ) -> None:
-    signer = signer_for(role_session.access_key_id, role_session.secret_access_key, role_session.session_token)
+    signer = signer_for(
+        role_session.access_key_id, role_session.secret_access_key, role_session.session_token
+    )
     client = local_client(signer=signer)
     assert client.caller_arn() == role_session.arn  # sts:GetCallerIdentity through our own code
     policy = policy_for(f"arn:aws:iam::{ACCOUNT}:role/test-role")
@@ -120,30 +163,49 @@ def test_temporary_credentials_sign_the_session_token(
     assert result.request is not None
     assert result.request.headers["X-Amz-Security-Token"] == "<redacted>"
     assert "x-amz-security-token" in result.request.headers["Authorization"]
-    wrong = local_client(signer=signer_for(role_session.access_key_id, role_session.secret_access_key, "WRONG"))
+    wrong = local_client(
+        signer=signer_for(role_session.access_key_id, role_session.secret_access_key, "WRONG")
+    )
     refused = wrong.test_request("kms.GetKeyPolicy", {"KeyId": new_key})
-    assert refused.statusCode == 403 and not refused.ok
+    assert refused.statusCode == 403
+    assert not refused.ok
 
 
-def test_task_file_runs_exactly_as_configured(kms_url: str, admin: AdminIdentity, new_key: str, tmp_path: Path) -> None:
+def test_task_file_runs_exactly_as_configured(
+    kms_url: str, admin: AdminIdentity, new_key: str, tmp_path: Path
+) -> None:
     task = {
         "type": "Http",
         "httpRequest": {
             "url": "https://kms.${$.region}.amazonaws.com/",
             "method": "POST",
-            "headers": {"X-Amz-Target": "TrentService.GetKeyPolicy", "Content-Type": "application/x-amz-json-1.1"},
+            "headers": {
+                "X-Amz-Target": "TrentService.GetKeyPolicy",
+                "Content-Type": "application/x-amz-json-1.1",
+            },
             "body": {"KeyId": "${$.key}", "PolicyName": "default"},
         },
         "retry": {"intervalSeconds": 0, "maxAttempts": 1, "backoffRate": 1},
         "connectionTimeoutSeconds": 2,
         "readTimeoutSeconds": 3,
     }
-    workflow = {"name": "wf", "startTask": "Read", "tasks": {"Read": {**task, "end": True},
-                                                             "Other": {"type": "Simple", "end": True}}}
+    workflow = {
+        "name": "wf",
+        "startTask": "Read",
+        "tasks": {"Read": {**task, "end": True}, "Other": {"type": "Simple", "end": True}},
+    }
     code, result, _ = _cli(
-        ["test-request", "--task", write_json(tmp_path / "wf.json", workflow), "--task-name", "Read",
-         "--input", write_json(tmp_path / "in.json", {"region": "us-east-1", "key": new_key}),
-         "--endpoint-url", kms_url],
+        [
+            "test-request",
+            "--task",
+            write_json(tmp_path / "wf.json", workflow),
+            "--task-name",
+            "Read",
+            "--input",
+            write_json(tmp_path / "in.json", {"region": "us-east-1", "key": new_key}),
+            "--endpoint-url",
+            kms_url,
+        ],
         env={"AWS_ACCESS_KEY_ID": admin.access_key_id, "AWS_SECRET_ACCESS_KEY": admin.secret_access_key},
     )
     assert code == 0, result

@@ -35,13 +35,22 @@ SEED_HEADERS = {
 }
 SEED_BODY = {
     # name: (type, required, sentences of its description)
-    "Policy": ("string", True, ["The key policy to attach to the KMS key.",
-                                "The key policy must meet the following criteria"]),
+    "Policy": (
+        "string",
+        True,
+        ["The key policy to attach to the KMS key.", "The key policy must meet the following criteria"],
+    ),
     "PolicyName": ("string", True, ["The name of the key policy."]),
-    "BypassPolicyLockoutSafetyCheck": ("boolean", False, [
-        "the key policy lockout safety check. The default value is false."]),
-    "KeyId": ("string", True, ["Sets the key policy on the specified KMS key.",
-                               "Specify the key ID or key ARN"]),
+    "BypassPolicyLockoutSafetyCheck": (
+        "boolean",
+        False,
+        ["the key policy lockout safety check. The default value is false."],
+    ),
+    "KeyId": (
+        "string",
+        True,
+        ["Sets the key policy on the specified KMS key.", "Specify the key ID or key ARN"],
+    ),
 }
 PUT_KEY_POLICY_ERRORS = {
     # code: (httpStatusCode, fault, retryable, throttling)
@@ -131,8 +140,10 @@ def test_committed_spec_equals_fresh_generation(
         return
     recorded = committed["info"]["x-generated-from"]
     if recorded != fresh["info"]["x-generated-from"]:
-        pytest.skip(f"committed spec is from {recorded}, installed is botocore "
-                    f"{botocore.__version__}; regenerate with `http-task-kms spec kms`")
+        pytest.skip(
+            f"committed spec is from {recorded}, installed is botocore "
+            f"{botocore.__version__}; regenerate with `http-task-kms spec kms`"
+        )
     diff = difflib.unified_diff(committed_text.splitlines(), text.splitlines(), lineterm="", n=1)
     pytest.fail("committed spec differs from a fresh generation:\n" + "\n".join(list(diff)[:40]))
 
@@ -144,8 +155,10 @@ def test_every_kms_operation_has_a_path(
     document: dict[str, Any] = request.getfixturevalue(which)
     model = session.get_service_model("kms")
     expected = {f"/#X-Amz-Target=TrentService.{op}" for op in model.operation_names}
-    if which == "committed" and expected != set(document["paths"]) and (
-        document["info"]["x-generated-from"] != f"botocore {botocore.__version__}"
+    if (
+        which == "committed"
+        and expected != set(document["paths"])
+        and (document["info"]["x-generated-from"] != f"botocore {botocore.__version__}")
     ):
         pytest.skip(f"botocore {botocore.__version__}'s KMS operations differ from the spec's")
     assert expected - set(document["paths"]) == set()
@@ -235,7 +248,7 @@ def test_put_key_policy_error_responses(committed: dict[str, Any]) -> None:
     errors = {k: v for k, v in responses.items() if k != "200"}
     assert list(errors) == [str(480 + i) for i in range(len(errors))]
     names = [v["description"] for v in errors.values()]
-    own, common = names[: len(PUT_KEY_POLICY_ERRORS)], names[len(PUT_KEY_POLICY_ERRORS):]
+    own, common = names[: len(PUT_KEY_POLICY_ERRORS)], names[len(PUT_KEY_POLICY_ERRORS) :]
     assert set(own) == set(PUT_KEY_POLICY_ERRORS)
     assert common == list(COMMON_ERRORS)
     expected = {**PUT_KEY_POLICY_ERRORS, **COMMON_ERRORS}

@@ -51,7 +51,9 @@ def test_hooks_are_the_ones_the_module_implements(descriptor: dict[str, Any]) ->
     module = importlib.import_module(descriptor["entryPoint"]["module"])
     implemented = {name for name in dir(module) if hasattr(getattr(module, name), "http_task_kms_impl")}
     assert set(descriptor["hooks"]) == implemented
-    assert implemented <= {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "http_task_kms_spec")}
+    assert implemented <= {
+        name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "http_task_kms_spec")
+    }
 
 
 def test_templates_are_the_registered_ones(descriptor: dict[str, Any]) -> None:

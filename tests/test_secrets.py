@@ -97,8 +97,13 @@ class Sweep:
 
     def backup_file(self) -> str:
         safety = pytest.importorskip("http_task_kms.kms.safety")
-        path = safety.write_backup(self.tmp / "inputs", key_id=KEY_ID, region="us-east-1",
-                                   policy=json.dumps(policy_for(CALLER)), endpoint=self.fault_url)
+        path = safety.write_backup(
+            self.tmp / "inputs",
+            key_id=KEY_ID,
+            region="us-east-1",
+            policy=json.dumps(policy_for(CALLER)),
+            endpoint=self.fault_url,
+        )
         return str(path)
 
 
@@ -124,32 +129,112 @@ def _send(s: Sweep) -> list[str]:
 
 
 CASES = [
-    Case("render-template", "render", lambda s: ["render", "kms.PutKeyPolicy", "--input", s.put_input(),
-                                                 "--endpoint-url", s.fault_url, *_common(s)], 0),
-    Case("render-task", "render", lambda s: ["render", "--task", s.task(s.fault_url), "--input",
-                                             s.put_input(), *_common(s)], 0),
-    Case("test-request-template-fault", "test-request",
-         lambda s: ["test-request", "kms.PutKeyPolicy", "--input", s.put_input(), "--endpoint-url",
-                    s.fault_url, *_send(s)], 1, sends_to="fault"),
-    Case("test-request-task-fault", "test-request",
-         lambda s: ["test-request", "--task", s.task(s.fault_url), "--input", s.put_input(), *_send(s)], 1,
-         sends_to="fault"),
-    Case("test-request-template-moto", "test-request",
-         lambda s: ["test-request", "kms.PutKeyPolicy", "--input", s.put_input(), "--endpoint-url",
-                    s.kms_url, *_send(s)], 1, sends_to="moto"),
-    Case("test-request-task-moto", "test-request",
-         lambda s: ["test-request", "--task", s.task(s.kms_url), "--input", s.put_input(), *_send(s)], 1,
-         sends_to="moto"),
-    Case("test-request-listkeys-moto", "test-request",
-         lambda s: ["test-request", "kms.ListKeys", "--input", s.write("empty.json", {}), "--endpoint-url",
-                    s.kms_url, "--region", "us-east-1", "--debug"], 1, sends_to="moto"),
+    Case(
+        "render-template",
+        "render",
+        lambda s: [
+            "render",
+            "kms.PutKeyPolicy",
+            "--input",
+            s.put_input(),
+            "--endpoint-url",
+            s.fault_url,
+            *_common(s),
+        ],
+        0,
+    ),
+    Case(
+        "render-task",
+        "render",
+        lambda s: ["render", "--task", s.task(s.fault_url), "--input", s.put_input(), *_common(s)],
+        0,
+    ),
+    Case(
+        "test-request-template-fault",
+        "test-request",
+        lambda s: [
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            s.put_input(),
+            "--endpoint-url",
+            s.fault_url,
+            *_send(s),
+        ],
+        1,
+        sends_to="fault",
+    ),
+    Case(
+        "test-request-task-fault",
+        "test-request",
+        lambda s: ["test-request", "--task", s.task(s.fault_url), "--input", s.put_input(), *_send(s)],
+        1,
+        sends_to="fault",
+    ),
+    Case(
+        "test-request-template-moto",
+        "test-request",
+        lambda s: [
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            s.put_input(),
+            "--endpoint-url",
+            s.kms_url,
+            *_send(s),
+        ],
+        1,
+        sends_to="moto",
+    ),
+    Case(
+        "test-request-task-moto",
+        "test-request",
+        lambda s: ["test-request", "--task", s.task(s.kms_url), "--input", s.put_input(), *_send(s)],
+        1,
+        sends_to="moto",
+    ),
+    Case(
+        "test-request-listkeys-moto",
+        "test-request",
+        lambda s: [
+            "test-request",
+            "kms.ListKeys",
+            "--input",
+            s.write("empty.json", {}),
+            "--endpoint-url",
+            s.kms_url,
+            "--region",
+            "us-east-1",
+            "--debug",
+        ],
+        1,
+        sends_to="moto",
+    ),
     # commands added by other engineers (skipped until `--help` lists them)
-    Case("rollback-fault", "rollback",
-         lambda s: ["rollback", s.backup_file(), "--endpoint-url", s.fault_url, "--caller-arn", CALLER,
-                    "--backup-dir", str(s.backups), "--debug"], 1, sends_to="fault"),
-    Case("lint-policy", "lint-policy",
-         lambda s: ["lint-policy", s.write("policy.json", policy_for(CALLER)), "--caller-arn", CALLER], 0,
-         signs=False),
+    Case(
+        "rollback-fault",
+        "rollback",
+        lambda s: [
+            "rollback",
+            s.backup_file(),
+            "--endpoint-url",
+            s.fault_url,
+            "--caller-arn",
+            CALLER,
+            "--backup-dir",
+            str(s.backups),
+            "--debug",
+        ],
+        1,
+        sends_to="fault",
+    ),
+    Case(
+        "lint-policy",
+        "lint-policy",
+        lambda s: ["lint-policy", s.write("policy.json", policy_for(CALLER)), "--caller-arn", CALLER],
+        0,
+        signs=False,
+    ),
 ]
 
 
@@ -257,36 +342,64 @@ def test_command_leaks_nothing_in_process(case, sweep, fault, signatures, caplog
     assert_no_leaks(outputs, secrets)
 
 
-def test_success_path_with_real_credentials_leaks_nothing(sweep, admin, new_key, signatures, caplog,
-                                                           monkeypatch):
+def test_success_path_with_real_credentials_leaks_nothing(
+    sweep, admin, new_key, signatures, caplog, monkeypatch
+):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", admin.access_key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", admin.secret_access_key)
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     caplog.set_level(logging.DEBUG)
     put = sweep.write("admin.json", {"KeyId": new_key, "Policy": policy_for(admin.arn)})
-    outcome = CliRunner().invoke(main, ["test-request", "kms.PutKeyPolicy", "--input", put, "--endpoint-url",
-                                        sweep.kms_url, "--region", "us-east-1", "--caller-arn", admin.arn,
-                                        "--backup-dir", str(sweep.backups), "--debug"])
+    outcome = CliRunner().invoke(
+        main,
+        [
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            put,
+            "--endpoint-url",
+            sweep.kms_url,
+            "--region",
+            "us-east-1",
+            "--caller-arn",
+            admin.arn,
+            "--backup-dir",
+            str(sweep.backups),
+            "--debug",
+        ],
+    )
     assert outcome.exit_code == 0, outcome.stdout
-    assert signatures and list(sweep.backups.iterdir()), "the policy was sent and the old one backed up"
-    outputs = {"stdout": outcome.stdout, "stderr": outcome.stderr, "caplog": caplog.text,
-               **files_under(sweep.home, sweep.backups)}
+    assert signatures, "nothing was signed"
+    assert list(sweep.backups.iterdir()), "the policy was sent and the old one backed up"
+    outputs = {
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "caplog": caplog.text,
+        **files_under(sweep.home, sweep.backups),
+    }
     assert_no_leaks(outputs, [admin.secret_access_key, *signatures])
 
 
 # -- as real processes: what reaches the terminal -----------------------------------------------------
 def _spawn(argv: list[str], env: dict[str, str], prelude: str = "") -> subprocess.Popen[str]:
     code = f"{prelude}\nfrom http_task_kms.cli import run\nrun()"
-    return subprocess.Popen([sys.executable, "-c", code, *argv], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_commands_leak_nothing_as_subprocesses(sweep, fault, tmp_path):
     cases = [c for c in CASES if c.command in listed_commands()]
     env = {**os.environ}
     started = {case.id: (case, _spawn(case.argv(sweep), env)) for case in cases}
-    done = {name: (case, *process.communicate(timeout=120), process.returncode)
-            for name, (case, process) in started.items()}
+    done = {
+        name: (case, *process.communicate(timeout=120), process.returncode)
+        for name, (case, process) in started.items()
+    }
     secrets = secret_fragments(SECRET, TOKEN) + [r.signature or "" for r in fault.received]
     assert any(r.header("X-Amz-Security-Token") == TOKEN for r in fault.received)
     for name, (case, stdout, stderr, status) in done.items():
@@ -317,9 +430,11 @@ def test_demo_never_shows_the_secret_it_creates(tmp_path):
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr[-3000:]
     document = json.loads(stdout)
-    assert document["ok"] is True and document["putKeyPolicy"]["ok"] is True
+    assert document["ok"] is True
+    assert document["putKeyPolicy"]["ok"] is True
     created = spy.read_text()
-    assert len(created) == 40 and "CreateAccessKey" in stderr  # botocore logged the IAM answer...
+    assert len(created) == 40
+    assert "CreateAccessKey" in stderr
     assert_no_leaks({"stdout": stdout, "stderr": stderr, **files_under(home)}, [created])  # ...scrubbed
     assert SECRET_LIKE.findall(stdout) == []
     assert SECRET_LIKE.findall(stderr) == []

@@ -15,7 +15,8 @@ from http_task_kms.signing import AwsCredentials, SigV4Signer
 
 GOLDEN_BODY = (
     '{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "PolicyName": "default", '
-    '"Policy": "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}", "BypassPolicyLockoutSafetyCheck": false}'
+    '"Policy": "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}", '
+    '"BypassPolicyLockoutSafetyCheck": false}'
 )
 GOLDEN_HEADERS = {"X-Amz-Target": "TrentService.PutKeyPolicy", "Content-Type": "application/x-amz-json-1.1"}
 FROZEN_AT = datetime.datetime(2026, 11, 29, 12, 29, 53)
@@ -23,8 +24,15 @@ FROZEN_AT = datetime.datetime(2026, 11, 29, 12, 29, 53)
 
 def _sign(signer: SigV4Signer, body: str = GOLDEN_BODY, **kw: object) -> dict[str, str]:
     with mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN_AT):
-        return signer.sign("POST", "https://kms.us-east-1.amazonaws.com/", GOLDEN_HEADERS, body.encode(),
-                           service="kms", region="us-east-1", **kw)  # type: ignore[arg-type]
+        return signer.sign(
+            "POST",
+            "https://kms.us-east-1.amazonaws.com/",
+            GOLDEN_HEADERS,
+            body.encode(),
+            service="kms",
+            region="us-east-1",
+            **kw,
+        )  # type: ignore[arg-type]
 
 
 def _signature(headers: dict[str, str]) -> str:
@@ -60,8 +68,9 @@ def test_input_headers_are_not_mutated_and_body_change_changes_signature() -> No
 
 
 def test_clock_offset_moves_the_signing_time() -> None:
-    headers = _sign(SigV4Signer(AwsCredentials(credentials=Credentials("testing", "testing"))),
-                    clock_offset=3600.0)
+    headers = _sign(
+        SigV4Signer(AwsCredentials(credentials=Credentials("testing", "testing"))), clock_offset=3600.0
+    )
     assert headers["X-Amz-Date"] == "20261129T132953Z"
     assert "/20261129/us-east-1/kms/" in headers["Authorization"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import signer_for
-from faultserver import FaultServer, loopback_only, ok, self_signed_cert  # noqa: F401 - loopback_only
+from faultserver import REFUSED, FaultServer, loopback_only, ok, self_signed_cert  # noqa: F401 - loopback_only
 
 from http_task_kms import Client, HttpTask, Options
 from http_task_kms.cli import main
@@ -62,8 +62,11 @@ def client_for(url: str) -> Client:
 # -- certificate verification ------------------------------------------------------------------
 def test_self_signed_certificate_is_refused_and_not_retried(https):
     result = client_for(https.url).test_request("kms.ListKeys", {})
-    assert not result.ok and result.statusCode is None and result.attempts == 1
-    assert result.error.code == "TLSError" and not result.error.retryable
+    assert not result.ok
+    assert result.statusCode is None
+    assert result.attempts == 1
+    assert result.error.code == "TLSError"
+    assert not result.error.retryable
     assert "certificate verify failed" in result.error.message
     assert https.wait_until(lambda s: s.tls_failures >= 1)  # the handshake failed...
     assert https.count == 0  # ...so not a byte of the request was sent
@@ -73,7 +76,8 @@ def test_self_signed_certificate_is_refused_and_not_retried(https):
 def test_ca_bundle_variable_trusts_the_certificate(https, certs, monkeypatch, variable):
     monkeypatch.setenv(variable, str(certs[0]))
     result = client_for(https.url).test_request("kms.ListKeys", {})
-    assert result.ok and result.body == {"Keys": []}, result.to_json()
+    assert result.ok, result.to_json()
+    assert result.body == {"Keys": []}
     assert https.count == 1
 
 
@@ -81,15 +85,19 @@ def test_aws_ca_bundle_wins_over_requests_ca_bundle(https, certs, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs[0]))
     monkeypatch.setenv("AWS_CA_BUNDLE", str(certs[2]))  # trusts another certificate only
     result = client_for(https.url).test_request("kms.ListKeys", {})
-    assert result.error.code == "TLSError" and https.count == 0
+    assert result.error.code == "TLSError"
+    assert https.count == 0
 
 
 def test_missing_ca_bundle_file_is_a_tls_error_not_a_traceback(https, monkeypatch, tmp_path):
     missing = tmp_path / "missing-ca.pem"
     monkeypatch.setenv("AWS_CA_BUNDLE", str(missing))
     result = client_for(https.url).test_request("kms.ListKeys", {})
-    assert result.error.code == "TLSError" and not result.error.retryable and result.attempts == 1
-    assert str(missing) in result.error.message and https.count == 0
+    assert result.error.code == "TLSError"
+    assert not result.error.retryable
+    assert result.attempts == 1
+    assert str(missing) in result.error.message
+    assert https.count == 0
 
 
 @pytest.fixture
@@ -109,16 +117,23 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[
 
 def test_cli_self_signed_is_exit_1_even_with_allow_insecure(https, cli):
     for extra in ([], ["--allow-insecure-endpoint"]):
-        status, document = cli("test-request", "kms.ListKeys", "--endpoint-url", https.url,
-                               "--region", "us-east-1", *extra)
-        assert status == 1 and document["error"]["code"] == "TLSError" and document["attempts"] == 1
+        status, document = cli(
+            "test-request", "kms.ListKeys", "--endpoint-url", https.url, "--region", "us-east-1", *extra
+        )
+        assert status == 1
+        assert document["error"]["code"] == "TLSError"
+        assert document["attempts"] == 1
     assert https.count == 0
 
 
 def test_cli_with_ca_bundle_is_exit_0(https, certs, cli, monkeypatch):
     monkeypatch.setenv("AWS_CA_BUNDLE", str(certs[0]))
-    status, document = cli("test-request", "kms.ListKeys", "--endpoint-url", https.url, "--region", "us-east-1")
-    assert status == 0 and document["ok"] is True and https.count == 1
+    status, document = cli(
+        "test-request", "kms.ListKeys", "--endpoint-url", https.url, "--region", "us-east-1"
+    )
+    assert status == 0
+    assert document["ok"] is True
+    assert https.count == 1
 
 
 # -- which endpoint URLs are accepted -------------------------------------------------------------
@@ -188,40 +203,69 @@ def test_allow_insecure_permits_plain_http_but_nothing_else():
     ],
 )
 @pytest.mark.parametrize("command", ["test-request", "render"])
-def test_cli_refuses_the_endpoint_with_exit_2_and_sends_nothing(cli, loopback_only, command, url, words):
-    status, document = cli(command, "kms.ListKeys", "--endpoint-url", url, "--region", "us-east-1",
-                           "--caller-arn", CALLER)
-    assert status == 2 and document["statusCode"] is None
+def test_cli_refuses_the_endpoint_with_exit_2_and_sends_nothing(cli, command, url, words):
+    status, document = cli(
+        command, "kms.ListKeys", "--endpoint-url", url, "--region", "us-east-1", "--caller-arn", CALLER
+    )
+    assert status == 2
+    assert document["statusCode"] is None
     assert document["error"]["code"] == "ValidationError"
     problems = document["error"]["problems"]
     assert any(p["field"] == "endpoint-url" and words in p["message"] for p in problems), problems
     assert "s3cretpw" not in json.dumps(document)
-    assert loopback_only == []  # not even a DNS lookup of example.com
+    assert REFUSED == []  # not even a DNS lookup of example.com
 
 
-def test_cli_render_with_allow_insecure_accepts_plain_http_and_sends_nothing(cli, loopback_only):
-    status, document = cli("render", "kms.ListKeys", "--endpoint-url", "http://example.com:4566",
-                           "--allow-insecure-endpoint", "--region", "us-east-1", "--caller-arn", CALLER)
-    assert status == 0 and document["request"]["url"] == "http://example.com:4566/"
-    assert loopback_only == []
+def test_cli_render_with_allow_insecure_accepts_plain_http_and_sends_nothing(cli):
+    status, document = cli(
+        "render",
+        "kms.ListKeys",
+        "--endpoint-url",
+        "http://example.com:4566",
+        "--allow-insecure-endpoint",
+        "--region",
+        "us-east-1",
+        "--caller-arn",
+        CALLER,
+    )
+    assert status == 0
+    assert document["request"]["url"] == "http://example.com:4566/"
+    assert REFUSED == []
 
 
-def test_task_url_is_checked_too(cli, tmp_path, loopback_only):
-    task = {"httpRequest": {"url": "http://example.com/", "method": "POST",
-                            "headers": {"X-Amz-Target": "TrentService.ListKeys"}, "body": {}}}
+def test_task_url_is_checked_too(cli, tmp_path):
+    task = {
+        "httpRequest": {
+            "url": "http://example.com/",
+            "method": "POST",
+            "headers": {"X-Amz-Target": "TrentService.ListKeys"},
+            "body": {},
+        }
+    }
     (tmp_path / "task.json").write_text(json.dumps(task))
     status, document = cli("test-request", "--task", str(tmp_path / "task.json"), "--region", "us-east-1")
     assert status == 2
     assert any(p["field"] == "httpRequest.url" for p in document["error"]["problems"])
-    assert loopback_only == []
+    assert REFUSED == []
 
 
 def test_task_url_over_https_with_self_signed_cert_is_refused(https):
     task = HttpTask.model_validate(
-        {"httpRequest": {"url": https.url, "method": "POST",
-                         "headers": {"X-Amz-Target": "TrentService.ListKeys"}, "body": {}}}
+        {
+            "httpRequest": {
+                "url": https.url,
+                "method": "POST",
+                "headers": {"X-Amz-Target": "TrentService.ListKeys"},
+                "body": {},
+            }
+        }
     )
-    client = Client(Options(region="us-east-1"), signer=signer_for(ACCESS_KEY, SECRET),
-                    transport=Transport(sleep=lambda _: None))
+    client = Client(
+        Options(region="us-east-1"),
+        signer=signer_for(ACCESS_KEY, SECRET),
+        transport=Transport(sleep=lambda _: None),
+    )
     result = client.test_task(task, {})
-    assert result.error.code == "TLSError" and result.attempts == 1 and https.count == 0
+    assert result.error.code == "TLSError"
+    assert result.attempts == 1
+    assert https.count == 0

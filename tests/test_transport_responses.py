@@ -39,7 +39,9 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def client(sleeps: list[float]) -> Client:
     transport = Transport(sleep=sleeps.append, jitter=lambda: 1.0)
-    return Client(Options(region="us-east-1"), signer=signer_for("AKIDEXAMPLE", "secret"), transport=transport)
+    return Client(
+        Options(region="us-east-1"), signer=signer_for("AKIDEXAMPLE", "secret"), transport=transport
+    )
 
 
 def error(code: str, message: str = "m", *, status: int = 400, key: str = "message") -> dict[str, Any]:
@@ -54,7 +56,10 @@ def test_throttling_then_success(mocked, client, sleeps):
     mocked.post(URL, **error("ThrottlingException", "Rate exceeded"))
     mocked.post(URL, json={"Keys": []}, content_type=AMZ_JSON, headers={"x-amzn-RequestId": "r-2"})
     result = send(client)
-    assert result.ok and result.attempts == 2 and result.requestId == "r-2" and sleeps == [1.0]
+    assert result.ok
+    assert result.attempts == 2
+    assert result.requestId == "r-2"
+    assert sleeps == [1.0]
     assert len(mocked.calls) == 2
     assert all("Signature=" in call.request.headers["Authorization"] for call in mocked.calls)
 
@@ -63,8 +68,11 @@ def test_5xx_until_attempts_run_out(mocked, client, sleeps):
     for _ in range(3):
         mocked.post(URL, **error("KMSInternalException", status=500))
     result = send(client)
-    assert not result.ok and result.statusCode == 500 and result.attempts == 3
-    assert result.error.code == "KMSInternalException" and result.error.retryable
+    assert not result.ok
+    assert result.statusCode == 500
+    assert result.attempts == 3
+    assert result.error.code == "KMSInternalException"
+    assert result.error.retryable
     assert sleeps == [1.0, 2.0]
 
 
@@ -83,40 +91,50 @@ def test_network_exceptions_become_structured_errors(mocked, client, exception, 
     for _ in range(3 if retryable else 1):
         mocked.post(URL, body=exception)
     result = send(client)
-    assert result.statusCode is None and result.error.code == code
-    assert result.error.retryable is retryable and result.attempts == (3 if retryable else 1)
+    assert result.statusCode is None
+    assert result.error.code == code
+    assert result.error.retryable is retryable
+    assert result.attempts == (3 if retryable else 1)
     json.dumps(result.to_json())
 
 
 def test_malformed_json_body_is_kept_as_text(mocked, client):
     mocked.post(URL, body=b'{"Keys": [', status=200, content_type=AMZ_JSON)
     result = send(client)
-    assert result.ok and result.body == '{"Keys": ['
+    assert result.ok
+    assert result.body == '{"Keys": ['
 
 
 def test_malformed_json_error_body_is_kept_and_coded_by_status(mocked, client):
     mocked.post(URL, body=b"<<not json>>", status=400, content_type=AMZ_JSON)
     result = send(client)
-    assert result.body == "<<not json>>" and result.error.code == "HTTP400" and result.attempts == 1
+    assert result.body == "<<not json>>"
+    assert result.error.code == "HTTP400"
+    assert result.attempts == 1
 
 
 def test_redirect_is_not_followed(mocked, client):
     mocked.post(URL, status=302, headers={"Location": "https://evil.example/"})
     result = send(client)
-    assert result.statusCode == 302 and result.error.code == "Redirect" and result.attempts == 1
+    assert result.statusCode == 302
+    assert result.error.code == "Redirect"
+    assert result.attempts == 1
     assert len(mocked.calls) == 1  # responses would have been asked for evil.example otherwise
 
 
 def test_limit_exceeded_is_not_retried(mocked, client, sleeps):
     mocked.post(URL, **error("LimitExceededException", "The policy is too large"))
     result = send(client)
-    assert result.attempts == 1 and not result.error.retryable and sleeps == []
+    assert result.attempts == 1
+    assert not result.error.retryable
+    assert sleeps == []
 
 
 def test_type_prefix_is_stripped_to_the_code(mocked, client):
     mocked.post(URL, **error("com.amazonaws.kms#NotFoundException", "Key 'x' does not exist"))
     result = send(client)
-    assert result.error.code == "NotFoundException" and result.error.message == "Key 'x' does not exist"
+    assert result.error.code == "NotFoundException"
+    assert result.error.message == "Key 'x' does not exist"
 
 
 @pytest.mark.parametrize("key", ["message", "Message"])
@@ -129,7 +147,8 @@ def test_message_key_in_either_case(mocked, client, key):
 def test_empty_and_null_bodies_are_none(mocked, client, body):
     mocked.post(URL, body=body, status=200, content_type=AMZ_JSON)
     result = send(client)
-    assert result.ok and result.body is None
+    assert result.ok
+    assert result.body is None
     assert result.to_json()["body"] is None
 
 
@@ -148,5 +167,6 @@ def test_catalogue_retryable_error_is_retried(mocked, client):
 def test_permanent_errors_are_sent_once(mocked, client, code):
     mocked.post(URL, **error(code))
     result = send(client)
-    assert result.attempts == 1 and result.error.code == code and not result.error.retryable
-
+    assert result.attempts == 1
+    assert result.error.code == code
+    assert not result.error.retryable

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from .. import jsonutil
 
 __all__ = [
     "CONDITION_OPERATORS",
@@ -128,9 +129,10 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> DuplicateKeyDict:
 def load_policy_json(text: str) -> Any:
     """Parse JSON like :func:`json.loads`; objects are :class:`DuplicateKeyDict` instances.
 
-    Raises :class:`json.JSONDecodeError` on invalid JSON.
+    Raises :class:`json.JSONDecodeError` on invalid JSON (NaN, Infinity and nesting deeper
+    than :data:`http_task_kms.jsonutil.MAX_DEPTH` included).
     """
-    return json.loads(text, object_pairs_hook=_pairs_hook)
+    return jsonutil.loads(text, object_pairs_hook=_pairs_hook)
 
 
 def child_path(path: str, key: str | int) -> str:
