@@ -23,6 +23,7 @@ ACCOUNT = "123456789012"
 def _no_ambient_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never see the machine's AWS config, credentials or Region."""
     empty = tmp_path_factory.mktemp("aws")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(empty / "cache"))  # parsed-spec copies stay in the test tree
     for name in (
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",

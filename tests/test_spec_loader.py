@@ -784,3 +784,40 @@ def test_cli_templates_with_malformed_spec_exits_2(
 )
 def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_parsed_documents_are_cached_as_json_and_invalidated_by_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from http_task_kms import doccache
+    from http_task_kms.spec import load_document
+
+    monkeypatch.setattr(doccache, "cache_dir", lambda: tmp_path / "cache")
+    source = tmp_path / "doc.yaml"
+    source.write_text("openapi: 3.0.3\ninfo: {title: one}\n")
+    parsed: list[Path] = []
+    real = doccache.cached_document
+
+    def counting(path: str | Path, parse: Any) -> Any:
+        return real(path, lambda p: parsed.append(p) or parse(p))
+
+    monkeypatch.setattr("http_task_kms.spec.cached_document", counting)
+    assert load_document(source)["info"]["title"] == "one"
+    assert load_document(source)["info"]["title"] == "one"
+    assert len(parsed) == 1  # the second load read the JSON copy
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    source.write_text("openapi: 3.0.3\ninfo: {title: two, x: 1}\n")
+    assert load_document(source)["info"]["title"] == "two"
+    assert len(parsed) == 2
+
+
+def test_an_unwritable_cache_only_costs_the_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from http_task_kms import doccache
+    from http_task_kms.spec import load_document
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setattr(doccache, "cache_dir", lambda: blocker / "cache")
+    source = tmp_path / "doc.yaml"
+    source.write_text("openapi: 3.0.3\ninfo: {title: one}\n")
+    assert load_document(source)["info"]["title"] == "one"
