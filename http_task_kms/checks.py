@@ -43,7 +43,8 @@ class RequestContext:
     ``--caller-arn``). ``options`` holds command-line switches for plugins. ``endpoint`` is
     None when it could not be resolved; ``valid_so_far`` is False when other problems were
     already found (a check that would need the network should then skip itself, so that
-    nothing is sent for bad input).
+    nothing is sent for bad input). ``dry_run`` is True for ``render``: nothing will be sent,
+    and ``caller_arn`` answers only from ``--caller-arn``.
     """
 
     template: TaskTemplate | None
@@ -52,3 +53,4 @@ class RequestContext:
     caller_arn: Callable[[], str | None] = field(default=lambda: None)
     options: dict[str, Any] = field(default_factory=dict)
     valid_so_far: bool = True
+    dry_run: bool = False

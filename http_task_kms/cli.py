@@ -25,8 +25,9 @@ from .errors import (
     TaskDefinitionError,
     TemplateNotFound,
 )
+from .local import LocalKmsUnavailable
 from .prepare import Options
-from .result import TestRequestResult, validation_failure
+from .result import ErrorDetail, TestRequestResult, validation_failure
 from .task import select_task
 
 __all__ = ["main"]
@@ -44,11 +45,21 @@ def _fail(problems: list[Problem]) -> NoReturn:
     sys.exit(EXIT_INVALID)
 
 
-def _read_json(source: str, what: str) -> Any:
+def _read_text(source: str, what: str) -> str:
+    """A file's text (``-``: standard input); unreadable or non-UTF-8 input is exit 2."""
     try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+        if source == "-":
+            return sys.stdin.read()
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
     except OSError as exc:
         _fail([Problem(field=what, message=f"cannot read {source}: {exc.strerror}")])
+    except UnicodeDecodeError as exc:
+        _fail([Problem(field=what, message=f"{source} is not UTF-8 text (byte {exc.start})")])
+
+
+def _read_json(source: str, what: str) -> Any:
+    text = _read_text(source, what)
     try:
         return jsonutil.loads(text)
     except json.JSONDecodeError as exc:
@@ -201,7 +212,7 @@ def render(template_id: str | None, **kw: Any) -> None:
     compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
     params = _read_json(kw["input_file"], "input")
     try:
-        prepared = client.prepare(compiled, params)
+        prepared = client.prepare(compiled, params, dry_run=True)
     except RequestValidationError as exc:
         _fail(exc.problems)
     result = client.render(prepared)
@@ -220,7 +231,7 @@ def test_request(template_id: str | None, **kw: Any) -> None:
     _setup_logging(kw["debug"])
     client = _client(kw.pop("spec"), **dict(kw))
     compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
-    result = client._run(compiled, _read_json(kw["input_file"], "input"))
+    result = client.test_compiled(compiled, _read_json(kw["input_file"], "input"))
     _emit(result.to_json())
     sys.exit(_exit_code(result))
 
@@ -245,33 +256,6 @@ def spec(service: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-_ERROR_FIELDS: dict[type[HttpTaskError], str] = {
-    TemplateNotFound: "ID",
-    SpecError: "spec",
-    TaskDefinitionError: "task",
-    CredentialsError: "credentials",
-}
-
-
-def run() -> None:
-    """Entry point that turns expected errors into one JSON document and exit code 2."""
-    try:
-        main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_INVALID)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_FAILED)
-    except HttpTaskError as exc:
-        field = next((name for kind, name in _ERROR_FIELDS.items() if isinstance(exc, kind)), "input")
-        problems = getattr(exc, "problems", None) or [Problem(field=field, message=str(exc))]
-        _emit(validation_failure(problems).to_json())
-        sys.exit(EXIT_INVALID)
-
-
 @main.command()
 @click.option("--debug", is_flag=True, help="DEBUG logging on stderr (secrets are always redacted).")
 def demo(debug: bool) -> None:
@@ -294,10 +278,7 @@ def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None
     from .kms.lockout import check_lockout  # noqa: PLC0415
     from .kms.policy_lint import lint_policy  # noqa: PLC0415
 
-    try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
-    except OSError as exc:
-        _fail([Problem(field="FILE", message=f"cannot read {source}: {exc.strerror}")])
+    text = _read_text(source, "FILE")
     findings = lint_policy(text, key_arn=key_arn)
     document: dict[str, Any] = {"ok": True, "findings": [f.model_dump() for f in findings]}
     if caller_arn and not any(f.code in {"INVALID_JSON", "NOT_AN_OBJECT"} for f in findings):
@@ -342,3 +323,43 @@ def rollback(backup_file: str, **kw: Any) -> None:
     )
     _emit(result.to_json())
     sys.exit(_exit_code(result))
+
+
+_ERROR_FIELDS: dict[type[HttpTaskError], str] = {
+    TemplateNotFound: "ID",
+    LocalKmsUnavailable: "local",
+    SpecError: "spec",
+    TaskDefinitionError: "task",
+    CredentialsError: "credentials",
+}
+
+
+def run() -> None:
+    """Entry point: every outcome is one JSON document on stdout and an exit code, never a traceback."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        param = getattr(exc, "param", None)  # BadParameter and MissingParameter name theirs
+        field = param.name if param is not None and param.name else "arguments"
+        click.echo(f"error: {exc.format_message()}", err=True)
+        _emit(validation_failure([Problem(field=field, message=exc.format_message())]).to_json())
+        sys.exit(EXIT_INVALID)
+    except click.ClickException as exc:
+        exc.show()
+        _emit(validation_failure([Problem(field="arguments", message=exc.format_message())]).to_json())
+        sys.exit(EXIT_INVALID)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_FAILED)
+    except HttpTaskError as exc:
+        field = next((name for kind, name in _ERROR_FIELDS.items() if isinstance(exc, kind)), "input")
+        problems = getattr(exc, "problems", None) or [Problem(field=field, message=str(exc))]
+        _emit(validation_failure(problems).to_json())
+        sys.exit(EXIT_INVALID)
+    except Exception as exc:
+        message = redact.redact_text(f"{type(exc).__name__}: {exc}")
+        click.echo(f"internal error: {message} (please report it)", err=True)
+        _emit(TestRequestResult(ok=False, error=ErrorDetail(code="InternalError", message=message)).to_json())
+        sys.exit(EXIT_FAILED)

@@ -9,16 +9,15 @@ template once; use one for many requests.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import pluggy
 
-from . import endpoints
+from . import endpoints, redact
+from .endpoints import Endpoint
 from .errors import CredentialsError, Problem, RequestValidationError
+from .identity import CallerIdentity
 from .plugins import Registry, get_plugin_manager, get_registry, signers
 from .prepare import CompiledTask, Options, PreparedRequest, compile_task, compiled_for, prepare
 from .result import TestRequestResult, shown_request, validation_failure
@@ -27,8 +26,6 @@ from .task import HttpTask
 from .transport import AttemptPolicy, Outgoing, Transport
 
 __all__ = ["Client"]
-
-_STS_ARN = re.compile(r"<Arn>([^<]+)</Arn>")
 
 
 class Client:
@@ -49,6 +46,15 @@ class Client:
         self.transport = transport or Transport()
         self._signer = signer
         self._credentials = AwsCredentials(profile=self.options.profile)
+        self.identity = CallerIdentity(self.options, self.transport, lambda: self.signer)
+        redact.install_log_filter()  # botocore logs the canonical request (with the token) at DEBUG
+        sts_url = self.options.plugin_options.get("sts_endpoint_url")
+        if sts_url:
+            problems = endpoints.check_endpoint_url(
+                str(sts_url), allow_insecure=self.options.allow_insecure_endpoint, field="sts-endpoint-url"
+            )
+            if problems:
+                raise RequestValidationError(problems)
 
     @property
     def signer(self) -> Signer:
@@ -64,8 +70,13 @@ class Client:
             return None
 
     # -- preparing -------------------------------------------------------------------------
-    def prepare(self, compiled: CompiledTask, params: Any) -> PreparedRequest:
-        """Render and check; raises :class:`RequestValidationError` listing every problem."""
+    def prepare(self, compiled: CompiledTask, params: Any, *, dry_run: bool = False) -> PreparedRequest:
+        """Render and check; raises :class:`RequestValidationError` listing every problem.
+
+        ``dry_run`` (``render``): nothing is sent, not even ``sts:GetCallerIdentity``; the
+        lockout check then runs only with the ``caller_arn`` option.
+        """
+        given = self.options.plugin_options.get("caller_arn")
         return prepare(
             compiled,
             params,
@@ -73,7 +84,8 @@ class Client:
             manager=self.manager,
             template_for=self.registry.by_target,
             default_region=self._default_region,
-            caller_arn=self.caller_arn,
+            caller_arn=(lambda _: str(given) if given else None) if dry_run else self.caller_arn,
+            dry_run=dry_run,
         )
 
     def compiled_template(self, template_id: str) -> CompiledTask:
@@ -134,13 +146,14 @@ class Client:
 
     def test_request(self, template_id: str, params: Any) -> TestRequestResult:
         """Prepare and send one request from a template (a ValidationError result if refused)."""
-        return self._run(self.compiled_template(template_id), params)
+        return self.test_compiled(self.compiled_template(template_id), params)
 
     def test_task(self, task: HttpTask, params: Any) -> TestRequestResult:
         """Prepare and send a builder Http task exactly as configured."""
-        return self._run(compile_task(task), params)
+        return self.test_compiled(compile_task(task), params)
 
-    def _run(self, compiled: CompiledTask, params: Any) -> TestRequestResult:
+    def test_compiled(self, compiled: CompiledTask, params: Any) -> TestRequestResult:
+        """Prepare and send a compiled task (a ValidationError result if refused)."""
         try:
             prepared = self.prepare(compiled, params)
         except RequestValidationError as exc:
@@ -165,36 +178,23 @@ class Client:
         return self.send(prepared)
 
     # -- identity --------------------------------------------------------------------------
-    @functools.cached_property
-    def _caller(self) -> str | None:
-        region = self.options.region or self._default_region() or "us-east-1"
-        sts_url = self.options.plugin_options.get("sts_endpoint_url") or self.options.endpoint_url
-        if sts_url:
-            endpoint = endpoints.custom_endpoint(str(sts_url), region)
-        else:
-            endpoint = endpoints.resolve_endpoint(
-                "sts", region, fips=self.options.fips, dual_stack=self.options.dual_stack, service="sts"
-            )
-        if isinstance(endpoint, Problem):
-            return None
-        body = urlencode({"Action": "GetCallerIdentity", "Version": "2011-06-15"}).encode()
-        out = Outgoing(
-            method="POST",
-            url=endpoint.url,
-            body=body,
-            shown_body=body.decode(),
-            service="sts",
-            region=endpoint.region,
-            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        )
-        try:
-            result = self.transport.send(out, self.signer, AttemptPolicy(max_attempts=2))
-        except CredentialsError:
-            return None
-        match = _STS_ARN.search(result.body) if result.ok and isinstance(result.body, str) else None
-        return match.group(1) if match else None
+    def caller_arn(self, endpoint: Endpoint | None = None) -> str | None:
+        """The caller's ARN: the ``caller_arn`` option, else ``sts:GetCallerIdentity``.
 
-    def caller_arn(self) -> str | None:
-        """The caller's ARN: ``--caller-arn``, else ``sts:GetCallerIdentity`` (once per client)."""
+        ``endpoint`` chooses the STS endpoint (the request's Region and partition); without
+        it, the client's Region is used.
+        """
         given = self.options.plugin_options.get("caller_arn")
-        return str(given) if given else self._caller
+        if given:
+            return str(given)
+        if endpoint is None:
+            region = self.options.region or self._default_region() or "us-east-1"
+            found = (
+                endpoints.custom_endpoint(self.options.endpoint_url, region)
+                if self.options.endpoint_url
+                else endpoints.resolve_endpoint("sts", region, service="sts")
+            )
+            if isinstance(found, Problem):
+                return None
+            endpoint = found
+        return self.identity.arn(endpoint)

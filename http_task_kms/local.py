@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from .errors import HttpTaskError
+
 __all__ = ["AdminIdentity", "LocalKms", "LocalKmsUnavailable"]
 
 _ADMIN_POLICY = (
@@ -26,7 +28,7 @@ _ADMIN_POLICY = (
 BOOTSTRAP_KEY = ("testing", "testing")
 
 
-class LocalKmsUnavailable(RuntimeError):
+class LocalKmsUnavailable(HttpTaskError):
     """moto is not installed: install the ``local`` extra."""
 
 

@@ -9,6 +9,7 @@ a default Region (through the ``default_region`` callable).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -257,7 +258,8 @@ def prepare(
     manager: pluggy.PluginManager,
     template_for: Callable[[str], TaskTemplate | None],
     default_region: Callable[[], str | None] = lambda: None,
-    caller_arn: Callable[[], str | None] = lambda: None,
+    caller_arn: Callable[[endpoints.Endpoint], str | None] = lambda _: None,
+    dry_run: bool = False,
 ) -> PreparedRequest:
     """Render and check one request; raise :class:`RequestValidationError` listing every problem."""
     template_mode = compiled.template is not None
@@ -296,7 +298,8 @@ def prepare(
         template=template,
         body=body,
         endpoint=endpoint,
-        caller_arn=caller_arn,
+        caller_arn=(lambda: None) if endpoint is None else functools.partial(caller_arn, endpoint),
+        dry_run=dry_run,
         options=dict(options.plugin_options),
         valid_so_far=not problems,
     )

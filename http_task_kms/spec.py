@@ -87,6 +87,8 @@ def load_document(path: str | Path) -> dict[str, Any]:
         document = cached_document(path, _parse_yaml)
     except OSError as exc:
         raise SpecError(f"cannot read the OpenAPI document: {exc.strerror}", location=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", location=str(path)) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML or JSON: {exc}", location=str(path)) from exc
     if not isinstance(document, dict):

@@ -80,7 +80,10 @@ def select_task(document: Any, task_name: str | None = None) -> tuple[str, HttpT
         raise TaskDefinitionError(
             "workflow definition: 'tasks' must be a non-empty object keyed by task name"
         )
-    http = [name for name, task in tasks.items() if isinstance(task, Mapping) and task.get("type") == "Http"]
+    if not all(isinstance(task, Mapping) for task in tasks.values()):
+        bad = next(name for name, task in tasks.items() if not isinstance(task, Mapping))
+        raise TaskDefinitionError(f"workflow definition: task {bad!r} must be a JSON object")
+    http = [name for name, task in tasks.items() if task.get("type") == "Http"]
     if task_name is None:
         if len(http) != 1:
             raise TaskDefinitionError(

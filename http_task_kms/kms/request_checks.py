@@ -90,21 +90,39 @@ def _caller_checks(
     body: Mapping[str, Any], policy: Mapping[str, Any], context: RequestContext
 ) -> list[Check]:
     """Cross-account guard and lockout check: they need the caller's identity."""
-    caller = context.options.get("caller_arn") or context.caller_arn()
+    caller = context.caller_arn()
     if not caller:
+        if context.dry_run:
+            return [
+                Check(
+                    severity="WARNING",
+                    code="LOCKOUT_NOT_CHECKED",
+                    field="Policy",
+                    message="dry run: the caller is not looked up (nothing is sent), so the lockout "
+                    "check did not run; pass --caller-arn to run it",
+                )
+            ]
         return [
-            Check(
-                severity="WARNING",
-                code="LOCKOUT_NOT_CHECKED",
-                field="Policy",
-                message="the caller's identity is unknown (pass --caller-arn, or credentials for "
-                "sts:GetCallerIdentity), so the lockout check did not run",
+            _error(
+                "LOCKOUT_NOT_CHECKED",
+                "caller-arn",
+                "the caller's identity could not be determined with sts:GetCallerIdentity, so the "
+                "lockout check cannot run and nothing was sent; check the credentials and the STS "
+                "endpoint (--sts-endpoint-url), or pass --caller-arn ARN",
             )
         ]
     caller_arn = parse_arn(caller)
+    if caller_arn is None or not caller_arn.account:
+        return [
+            _error(
+                "CALLER_ARN_INVALID",
+                "caller-arn",
+                f"{caller!r} is not an IAM or STS ARN such as arn:aws:iam::111122223333:role/Admin",
+            )
+        ]
     key_id = body.get("KeyId")
     endpoint = context.endpoint
-    if caller_arn is None or not isinstance(key_id, str) or endpoint is None:
+    if not isinstance(key_id, str) or endpoint is None:
         return []
     key_arn = key_arn_for(
         key_id, account=caller_arn.account, region=endpoint.region, partition=endpoint.partition

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from ..result import ErrorDetail, TestRequestResult
+from ..errors import Problem
+from ..result import ErrorDetail, TestRequestResult, validation_failure
 from .policy_diff import diff_policies
 from .policy_lint import lint_policy
 
@@ -142,7 +143,13 @@ def put_key_policy_safely(request: PreparedRequest, client: Client) -> TestReque
         result = send_with_principal_wait(
             client, request, wait_seconds=float(options.get("principal_wait", 120))
         )
-        result.extra = {"previousPolicy": None, "diff": None, "changed": None, "backupFile": None}
+        result.extra = {
+            "previousPolicy": None,
+            "diff": None,
+            "changed": None,
+            "sent": True,
+            "backupFile": None,
+        }
         return result
     diff = diff_policies(previous, body["Policy"])
     extra: dict[str, Any] = {
@@ -159,13 +166,26 @@ def put_key_policy_safely(request: PreparedRequest, client: Client) -> TestReque
         }
         return skipped
     backup_dir = Path(options.get("backup_dir") or default_backup_dir())
-    backup = write_backup(
-        backup_dir,
-        key_id=body["KeyId"],
-        region=request.endpoint.region,
-        policy=previous,
-        endpoint=request.endpoint.url,
-    )
+    try:
+        backup = write_backup(
+            backup_dir,
+            key_id=body["KeyId"],
+            region=request.endpoint.region,
+            policy=previous,
+            endpoint=request.endpoint.url,
+        )
+    except OSError as exc:
+        refused = validation_failure(
+            [
+                Problem(
+                    field="backup-dir",
+                    message=f"cannot write the backup of the "
+                    f"current policy to {backup_dir}: {exc.strerror}; nothing was changed",
+                )
+            ]
+        )
+        refused.extra = {**extra, "sent": False}
+        return refused
     result = send_with_principal_wait(client, request, wait_seconds=float(options.get("principal_wait", 120)))
     result.extra = {**extra, "sent": True, "backupFile": str(backup)}
     return result
