@@ -30,7 +30,7 @@ from .prepare import Options
 from .result import ErrorDetail, TestRequestResult, validation_failure
 from .task import select_task
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -154,7 +154,10 @@ def _client(spec: str | None, **kw: Any) -> Client:
     plugin_options = {k: kw.pop(k) for k in plugin_keys if k in kw and kw[k] is not None}
     for key in ("input_file", "task_file", "task_name", "debug"):
         kw.pop(key, None)
-    return Client(Options(**kw, plugin_options=plugin_options), spec=spec)
+    try:
+        return Client(Options(**kw, plugin_options=plugin_options), spec=spec)
+    except RequestValidationError as exc:
+        _fail(exc.problems)
 
 
 def _compiled(client: Client, template_id: str | None, task_file: str | None, task_name: str | None) -> Any:

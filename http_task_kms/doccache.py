@@ -49,10 +49,20 @@ def cached_document(path: str | Path, parse: Callable[[Path], Any]) -> Any:
         pass
     document = parse(source)
     try:
+        text = json.dumps(document, separators=(",", ":"))
+        if json.loads(text) != document:
+            return document  # YAML-only values (integer keys …): a JSON copy would differ
+    except (TypeError, ValueError):
+        return document  # dates and other values JSON cannot hold: parse each time
+    try:
         copy.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=copy.parent, delete=False) as temp:
-            json.dump(document, temp, separators=(",", ":"))
-        os.replace(temp.name, copy)  # atomic: concurrent processes never see half a file
-    except (OSError, TypeError, ValueError):
-        pass  # YAML with values JSON cannot hold, or no writable cache: parse each time
+        descriptor, temp = tempfile.mkstemp(dir=copy.parent, suffix=".tmp")
+    except OSError:
+        return document  # no writable cache: parse each time
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, copy)  # atomic: concurrent processes never see half a file
+    except OSError:
+        Path(temp).unlink(missing_ok=True)
     return document

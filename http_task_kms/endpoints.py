@@ -20,9 +20,20 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import Problem
 
-__all__ = ["Endpoint", "check_endpoint_url", "partition_of", "region_from_host", "resolve_endpoint"]
+__all__ = [
+    "REGION_PATTERN",
+    "SUPPORTED_PARTITIONS",
+    "Endpoint",
+    "check_endpoint_url",
+    "custom_endpoint",
+    "partition_of",
+    "region_from_host",
+    "resolve_endpoint",
+]
 
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+#: The shape of a Region name (us-east-1, cn-northwest-1, us-gov-west-1).
+REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-\d+"
 
 
 class Endpoint(BaseModel):
@@ -55,12 +66,12 @@ def _provider(service: str) -> Any:
 
 
 def partition_of(region: str) -> dict[str, Any] | None:
-    """The partition (botocore's data) that holds ``region``, or None."""
+    """The partition (botocore's data) that lists ``region`` or whose Region pattern it fits."""
     for partition in _partitions():
         if region in partition["regions"]:
             return partition
     for partition in _partitions():
-        if re.match(partition["regionRegex"], region):
+        if re.fullmatch(partition["regionRegex"].removeprefix("^").removesuffix("$"), region):
             return partition
     return None
 
@@ -73,6 +84,13 @@ def resolve_endpoint(
     if partition is None:
         names = ", ".join(SUPPORTED_PARTITIONS)
         return Problem(field="region", message=f"{region!r} is not a Region of the {names} partitions")
+    if region not in partition["regions"]:
+        return Problem(
+            field="region",
+            message=f"{region!r} is not a Region of the {partition['id']} "
+            "partition in this botocore's data; if it is new, upgrade botocore, or use "
+            "--endpoint-url",
+        )
     outputs = partition["outputs"]
     if fips and not outputs.get("supportsFIPS", True):
         return Problem(field="region", message=f"FIPS endpoints are not available in {partition['id']}")
@@ -121,7 +139,8 @@ def check_endpoint_url(
         return [Problem(field=field, message=f"not a valid URL: {exc}")]
     problems = []
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        problems.append(Problem(field=field, message=f"{url!r} must be an http(s) URL with a host"))
+        scheme = f"{parts.scheme}:" if parts.scheme else "a URL without a scheme"
+        problems.append(Problem(field=field, message=f"must be an http(s) URL with a host, not {scheme}"))
         return problems
     if not _valid_host(parts.hostname):
         problems.append(
@@ -160,7 +179,7 @@ def region_from_host(host: str) -> str | None:
     """The Region named by an AWS endpoint host (``kms-fips.eu-west-1.amazonaws.com``)."""
     labels = host.lower().split(".")
     for label in labels[1:3]:
-        if partition_of(label) is not None and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", label):
+        if re.fullmatch(REGION_PATTERN, label) and partition_of(label) is not None:
             return label
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from .task import HttpTask
 from .template import TaskTemplate
 from .validation import BodyValidator
 
-__all__ = ["CompiledTask", "Options", "PreparedRequest", "compile_task", "prepare"]
+__all__ = ["CompiledTask", "Options", "PreparedRequest", "compile_task", "compiled_for", "prepare"]
 
 
 class Options(BaseModel):
@@ -153,13 +154,28 @@ def _region_hint(template: TaskTemplate | None, body: Any) -> str | None:
 
 
 def _endpoint(
-    template: TaskTemplate | None, url: str, region: str | None, options: Options, *, template_mode: bool
+    template: TaskTemplate | None,
+    url: str,
+    region: str | None,
+    options: Options,
+    *,
+    template_mode: bool,
+    explicit_region: str | None,
 ) -> endpoints.Endpoint | list[Problem]:
+    """Where the request goes: the template's regional endpoint, the task's URL, or --endpoint-url."""
     if options.endpoint_url:
         url = options.endpoint_url
     elif not template_mode:
-        host = urlsplit(url).hostname or ""
-        region = endpoints.region_from_host(host) or region
+        host_region = endpoints.region_from_host(urlsplit(url).hostname or "")
+        if host_region and explicit_region and host_region != explicit_region:
+            return [
+                Problem(
+                    field="httpRequest.url",
+                    message=f"the URL's host is in {host_region} but the "
+                    f"region is {explicit_region}: make them agree (the signature is per Region)",
+                )
+            ]
+        region = host_region or region
     if region is None:
         return [
             Problem(
@@ -177,18 +193,38 @@ def _endpoint(
             service=template.service,
         )
         return [found] if isinstance(found, Problem) else found
-    is_aws = (urlsplit(url).hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
     problems = endpoints.check_endpoint_url(
         url,
         allow_insecure=options.allow_insecure_endpoint,
         field="endpoint-url" if options.endpoint_url else "httpRequest.url",
     )
-    if is_aws and not options.endpoint_url:
-        problems = [p for p in problems if "path" not in p.message]
     if problems:
         return problems
     found = endpoints.custom_endpoint(url, region)
     return [found] if isinstance(found, Problem) else found
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_problems(headers: Mapping[str, str]) -> list[Problem]:
+    """Header names must be HTTP tokens; values Latin-1 text on one line (else nothing is sent)."""
+    problems = []
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            problems.append(Problem(field=f"headers.{name}", message="is not a valid HTTP header name"))
+        elif any(c in value for c in "\r\n\0"):
+            problems.append(Problem(field=f"headers.{name}", message="must be one line (no CR, LF or NUL)"))
+        elif not all(ord(c) < 256 for c in value):
+            bad = next(c for c in value if ord(c) >= 256)
+            problems.append(
+                Problem(
+                    field=f"headers.{name}",
+                    message=f"holds U+{ord(bad):04X}; HTTP header "
+                    "values must be Latin-1 (percent- or base64-encode other text)",
+                )
+            )
+    return problems
 
 
 def _template_checks(
@@ -277,6 +313,7 @@ def prepare(
         for m in url_out.missing
     ]
     headers = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (headers_out.value or {}).items()}
+    problems += _header_problems(headers)
     target = _header(headers, "X-Amz-Target")
     template = compiled.template or (template_for(target) if target else None)
     body = body_out.value
@@ -290,7 +327,14 @@ def prepare(
     resolved = (
         []
         if found
-        else _endpoint(template, str(url_out.value or ""), region, options, template_mode=template_mode)
+        else _endpoint(
+            template,
+            str(url_out.value or ""),
+            region,
+            options,
+            template_mode=template_mode,
+            explicit_region=params.get("region"),
+        )
     )
     endpoint = None if isinstance(resolved, list) else resolved
     problems += resolved if isinstance(resolved, list) else []

@@ -15,7 +15,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["REDACTED", "install_log_filter", "redact_headers", "redact_text", "redact_value", "register"]
+__all__ = [
+    "REDACTED",
+    "install_log_filter",
+    "redact_headers",
+    "redact_text",
+    "redact_value",
+    "register",
+    "register_authorization",
+]
 
 REDACTED: Final = "<redacted>"
 _SIGNATURE = re.compile(r"(Signature[=:]\s*)[0-9a-fA-F]{16,}")

@@ -15,7 +15,17 @@ from . import jsonutil
 from .errors import Problem
 from .redact import redact_headers
 
-__all__ = ["ErrorDetail", "RequestShown", "TestRequestResult", "parse_body", "validation_failure"]
+__all__ = [
+    "THROTTLING_CODES",
+    "TRANSIENT_CODES",
+    "ErrorDetail",
+    "RequestShown",
+    "TestRequestResult",
+    "aws_error",
+    "parse_body",
+    "shown_request",
+    "validation_failure",
+]
 
 #: Throttling codes of AWS JSON services: always retryable (LimitExceededException is not one).
 THROTTLING_CODES = frozenset(

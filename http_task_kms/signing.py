@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import redact
 from .errors import CredentialsError
 
-__all__ = ["AwsCredentials", "SigV4Signer", "Signer", "SignerFactory", "resolve_region"]
+__all__ = ["AwsCredentials", "SigV4Signer", "Signer", "SignerFactory"]
 
 
 class Signer(Protocol):
@@ -156,8 +156,3 @@ class SigV4Signer:
         signed = dict(request.headers.items())
         redact.register_authorization(signed.get("Authorization", ""))
         return signed
-
-
-def resolve_region(*candidates: str | None) -> str | None:
-    """The first Region given, in order of precedence."""
-    return next((c for c in candidates if c), None)

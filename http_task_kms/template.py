@@ -12,11 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .endpoints import REGION_PATTERN
+
 __all__ = ["ErrorInfo", "TaskTemplate"]
 
 REGION_PARAMETER: dict[str, Any] = {
     "type": "string",
-    "pattern": "^[a-z]{2}(-[a-z]+)+-\\d+$",
+    "pattern": f"^{REGION_PATTERN}$",
     "description": "AWS Region of the endpoint, e.g. us-east-1. Optional: falls back to "
     "--region, the key ARN's Region, then the AWS config/profile.",
 }
@@ -100,6 +102,13 @@ class TaskTemplate(BaseModel):
         """The catalogued error with this code, if any."""
         return next((e for e in self.errors if e.code == code), None)
 
+    def url_expression(self) -> str:
+        """The task URL as a JSONata expression over ``region`` (China has its own DNS suffix)."""
+        return (
+            f"jsonata:region ? ('https://{self.endpoint_prefix}.' & region & "
+            "($substring(region, 0, 3) = 'cn-' ? '.amazonaws.com.cn/' : '.amazonaws.com/'))"
+        )
+
     def to_task(self) -> dict[str, Any]:
         """This template as a builder Http task whose request carries the placeholders."""
         example: dict[str, Any] = {}
@@ -115,7 +124,7 @@ class TaskTemplate(BaseModel):
             "credentials": "aws-sigv4",
             "inputParameters": {"region": "us-east-1", **example},
             "httpRequest": {
-                "url": f"https://{self.endpoint_prefix}.${{$.region}}.amazonaws.com/",
+                "url": self.url_expression(),
                 "method": self.method,
                 "headers": dict(self.headers),
                 "body": self.body_template(),

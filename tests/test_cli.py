@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from conftest import ACCOUNT, KEY_ID, policy_for, write_json
 
 from http_task_kms.cli import main
+from http_task_kms.expressions import compile_value, render
 from http_task_kms.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,8 +118,12 @@ def test_template_as_a_builder_http_task() -> None:
     assert result.exit_code == 0, result.output
     task = stdout_json(result)
     assert task["type"] == "Http"
+    url = compile_value(task["httpRequest"]["url"])
+    assert render(url, {"region": "eu-west-3"}).value == "https://kms.eu-west-3.amazonaws.com/"
+    assert render(url, {"region": "cn-north-1"}).value == "https://kms.cn-north-1.amazonaws.com.cn/"
+    assert render(url, {}).missing  # no region: a clear "selected nothing", not a broken host
     assert task["httpRequest"] == {
-        "url": "https://kms.${$.region}.amazonaws.com/",
+        "url": task["httpRequest"]["url"],
         "method": "POST",
         "headers": {
             "X-Amz-Target": "TrentService.PutKeyPolicy",

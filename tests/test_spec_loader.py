@@ -821,3 +821,16 @@ def test_an_unwritable_cache_only_costs_the_parse(tmp_path: Path, monkeypatch: p
     source = tmp_path / "doc.yaml"
     source.write_text("openapi: 3.0.3\ninfo: {title: one}\n")
     assert load_document(source)["info"]["title"] == "one"
+
+
+def test_documents_json_cannot_hold_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from http_task_kms import doccache
+    from http_task_kms.spec import load_document
+
+    monkeypatch.setattr(doccache, "cache_dir", lambda: tmp_path / "cache")
+    source = tmp_path / "doc.yaml"
+    source.write_text("openapi: 3.0.3\ninfo: {title: one, version: 2014-11-01}\npaths: {200: {}}\n")
+    for _ in range(2):
+        document = load_document(source)
+        assert document["info"]["version"].isoformat() == "2014-11-01"  # a date, as YAML says
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []  # nothing left

@@ -31,8 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from http_task_kms.kms.arns import ACCOUNT_ID_RE, account_root_arn
-from http_task_kms.kms.policy_model import STATEMENT_ELEMENTS, as_list, iter_statements
+from .. import jsonutil
+from .arns import ACCOUNT_ID_RE, account_root_arn
+from .policy_model import STATEMENT_ELEMENTS, as_list, iter_statements
 
 __all__ = [
     "PolicyDiff",
@@ -75,7 +76,7 @@ class PolicyDiff(BaseModel):
 
 
 def _load(policy: str | Mapping[str, Any]) -> Mapping[str, Any]:
-    document = json.loads(policy) if isinstance(policy, str) else policy
+    document = jsonutil.loads(policy) if isinstance(policy, str) else policy
     if not isinstance(document, Mapping):
         raise ValueError("a key policy must be a JSON object")
     return document

@@ -10,11 +10,12 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .. import jsonutil
+from ..checks import Severity
 
 __all__ = [
     "CONDITION_OPERATORS",
@@ -87,7 +88,6 @@ CONDITION_OPERATORS = frozenset(
         "Null",
     }
 )
-Severity = Literal["ERROR", "SECURITY_WARNING", "WARNING", "SUGGESTION"]
 
 
 class Finding(BaseModel):

@@ -8,10 +8,10 @@ LOCKOUT_DELEGATED, LOCKOUT_NOT_CHECKED, plus the key-policy lint codes of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from .. import jsonutil
 from ..checks import Check, RequestContext
 from .arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
 from .lockout import check_lockout
@@ -212,6 +212,6 @@ def check_put_key_policy(context: RequestContext) -> list[Check]:
         for f in findings
     ]
     if context.valid_so_far and not any(c.severity == "ERROR" for c in checks):
-        policy = json.loads(text)
+        policy = jsonutil.loads(text)  # the linter found it valid
         checks += _caller_checks(body, policy, context)
     return checks

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from .. import jsonutil
 from ..errors import Problem
 from ..result import ErrorDetail, TestRequestResult, validation_failure
 from .policy_diff import diff_policies
@@ -193,6 +194,6 @@ def put_key_policy_safely(request: PreparedRequest, client: Client) -> TestReque
 
 def _as_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return jsonutil.loads(text)
     except ValueError:
         return text
