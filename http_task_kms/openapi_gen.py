@@ -22,6 +22,8 @@ from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from http_task_kms.errors import SpecError
+from http_task_kms.openapi_errors import ALWAYS_THROTTLING, COMMON_ERRORS, exception_info
+from http_task_kms.openapi_errors import retry_codes as load_retry_codes
 
 __all__ = ["dump_yaml", "generate_openapi"]
 
@@ -36,24 +38,6 @@ _SIGV4_PARAMETERS = (
 )
 _FIRST_ERROR_STATUS = 480
 _LAST_STATUS = 599
-
-# Errors any AWS JSON service may return although its model does not list them:
-# (code, HTTP status, documentation).
-_COMMON_ERRORS: tuple[tuple[str, int, str], ...] = (
-    ("ThrottlingException", 400, "The request was denied due to request throttling."),
-    ("AccessDeniedException", 400, "You do not have sufficient access to perform this action."),
-    ("UnrecognizedClientException", 400, "The access key ID does not exist in our records."),
-    ("InvalidSignatureException", 400, "The request signature does not conform to AWS rules."),
-    ("IncompleteSignature", 400, "The request signature does not conform to AWS standards."),
-    ("RequestExpired", 400, "The request reached the service too long after its date stamp."),
-    ("ServiceUnavailable", 503, "The request failed due to a temporary failure of the server."),
-    ("InternalFailure", 500, "The request failed because of an unknown error or failure."),
-)
-_ALWAYS_THROTTLING = frozenset({"ThrottlingException"})
-
-# A retry policy of botocore's _retry.json whose name or error code matches this is about
-# throttling; the other error-code policies are transient errors.
-_THROTTLING_HINT = re.compile(r"throttl|too_?many|limit_?exceeded|throughput", re.IGNORECASE)
 
 # Facts the service models lack, applied after the mapping (generic mechanism, per-service data).
 # "schema": keys merged into the schema; "properties": keys merged into a property's
@@ -75,52 +59,6 @@ _OVERLAYS: dict[str, dict[str, dict[str, Any]]] = {
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _retry_codes(session: botocore.session.Session, prefix: str) -> tuple[set[str], set[str]]:
-    """Return (throttling, transient) error codes from botocore's legacy ``_retry.json``.
-
-    Only the ``__default__`` section and the service's own section (keyed by endpoint prefix)
-    are read. Deliberately not used: other services' sections and the union list of
-    ``botocore.retries.standard`` — both contain ``LimitExceededException``, which for most
-    services (KMS: a policy over 32 KB, too many keys) is a quota error that retrying cannot fix.
-    """
-    data = session.get_component("data_loader").load_data("_retry")
-    definitions: dict[str, Any] = data.get("definitions", {})
-    retry: dict[str, Any] = data.get("retry", {})
-    policies: dict[str, Any] = {}
-    for section in (retry.get("__default__", {}), retry.get(prefix, {}).get("__default__", {})):
-        policies.update(section.get("policies", {}))
-    throttling: set[str] = set()
-    transient: set[str] = set()
-    for policy_name, policy in policies.items():
-        resolved = definitions.get(policy["$ref"], {}) if "$ref" in policy else policy
-        code = resolved.get("applies_when", {}).get("response", {}).get("service_error_code")
-        if code:
-            hint = _THROTTLING_HINT.search(f"{policy_name} {code}")
-            (throttling if hint else transient).add(code)
-    return throttling, transient
-
-
-def _exception_info(code: str, raw: dict[str, Any], retry_codes: tuple[set[str], set[str]]) -> dict[str, Any]:
-    """Build ``x-aws-exception`` from a raw botocore exception shape."""
-    error: dict[str, Any] = raw.get("error", {})
-    if "httpStatusCode" in error:
-        status = int(error["httpStatusCode"])
-    else:
-        status = 500 if raw.get("fault") or error.get("senderFault") is False else 400
-    server = bool(raw.get("fault")) or status >= 500
-    trait = raw.get("retryable")
-    throttling_codes, transient_codes = retry_codes
-    throttling = bool(trait and trait.get("throttling")) or code in throttling_codes
-    retryable = server or trait is not None or throttling or code in transient_codes
-    return {
-        "code": code,
-        "httpStatusCode": status,
-        "fault": "server" if server else "client",
-        "retryable": retryable,
-        "throttling": throttling,
-    }
 
 
 def _pattern_key(pattern: str) -> str:
@@ -203,7 +141,7 @@ def _schema(shape: Shape, retry_codes: tuple[set[str], set[str]]) -> dict[str, A
             name: _member_schema(member, raw["members"][name]) for name, member in members.items()
         }
         if meta.get("exception"):
-            schema["x-aws-exception"] = _exception_info(shape.name, raw, retry_codes)
+            schema["x-aws-exception"] = exception_info(shape.name, raw, retry_codes)
     return schema
 
 
@@ -273,17 +211,17 @@ def _servers(session: botocore.session.Session, prefix: str, title: str) -> list
 def _common_errors(
     model: ServiceModel, schemas: dict[str, Any], retry_codes: tuple[set[str], set[str]]
 ) -> list[str]:
-    """Add the ``_COMMON_ERRORS`` schemas to ``schemas``; return their names in order."""
+    """Add the ``COMMON_ERRORS`` schemas to ``schemas``; return their names in order."""
     names: list[str] = []
-    for code, status, doc in _COMMON_ERRORS:
+    for code, status, doc in COMMON_ERRORS:
         if code in model.shape_names:  # the model's own definition wins
             shape = model.shape_for(code)
             if shape.metadata.get("exception"):
                 names.append(code)
                 schemas.update((n, _schema(s, retry_codes)) for n, s in _collect([shape]).items())
             continue
-        info = _exception_info(code, {"error": {"httpStatusCode": status}}, retry_codes)
-        info["throttling"] = info["throttling"] or code in _ALWAYS_THROTTLING
+        info = exception_info(code, {"error": {"httpStatusCode": status}}, retry_codes)
+        info["throttling"] = info["throttling"] or code in ALWAYS_THROTTLING
         info["retryable"] = info["retryable"] or info["throttling"]
         info["common"] = True
         schemas[code] = {
@@ -357,7 +295,7 @@ def generate_openapi(service_name: str, *, session: botocore.session.Session | N
     json_version = str(meta.get("jsonVersion", "1.0"))
     media_type = f"application/x-amz-json-{json_version}"
     title: str = meta.get("serviceFullName", service_name)
-    retry_codes = _retry_codes(session, prefix)
+    retry_codes = load_retry_codes(session, prefix)
 
     operations = [model.operation_model(name) for name in sorted(model.operation_names)]
     roots: list[Shape] = []

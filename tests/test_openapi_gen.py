@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from http_task_kms.errors import SpecError
-from http_task_kms.openapi_gen import _retry_codes, dump_yaml, generate_openapi
+from http_task_kms.openapi_errors import retry_codes
+from http_task_kms.openapi_gen import dump_yaml, generate_openapi
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "kms" / "2014-11-01" / "openapi.yaml"
 PUT_KEY_POLICY = "/#X-Amz-Target=TrentService.PutKeyPolicy"
@@ -263,7 +264,7 @@ def test_put_key_policy_error_responses(committed: dict[str, Any]) -> None:
 
 
 def test_retry_codes_do_not_include_limit_exceeded(session: botocore.session.Session) -> None:
-    throttling, transient = _retry_codes(session, "kms")
+    throttling, transient = retry_codes(session, "kms")
     assert "ThrottlingException" in throttling
     assert "LimitExceededException" not in throttling | transient
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import KEY_ID, policy_for, write_json
 from faultserver import FaultServer, aws_error, ok
+
 from http_task_kms.cli import main
 
 CALLER = "arn:aws:iam::123456789012:user/admin"
@@ -31,21 +31,30 @@ def _cli(*args: str, stdin: str | None = None) -> tuple[int, Any, str]:
 
 def _run(*args: str) -> tuple[int, Any, str]:
     """The console script (``run``) in a fresh process: usage errors included."""
-    done = subprocess.run([sys.executable, "-c", "from http_task_kms.cli import run; run()", *args],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", **ENV})
+    done = subprocess.run(
+        [sys.executable, "-c", "from http_task_kms.cli import run; run()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", **ENV},
+    )
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
 @pytest.fixture
 def input_file(tmp_path: Path) -> str:
     """Valid PutKeyPolicy input parameters."""
-    return write_json(tmp_path / "in.json", {"region": "us-east-1", "KeyId": KEY_ID, "Policy": policy_for(CALLER)})
+    return write_json(
+        tmp_path / "in.json", {"region": "us-east-1", "KeyId": KEY_ID, "Policy": policy_for(CALLER)}
+    )
 
 
 def test_render_is_a_dry_run_even_for_the_caller_lookup(input_file: str) -> None:
     with FaultServer(default=ok(STS_OK)) as server:
-        code, result, stderr = _cli("render", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url", server.url)
+        code, result, stderr = _cli(
+            "render", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url", server.url
+        )
         assert server.received == []  # not even sts:GetCallerIdentity
     assert code == 0
     assert [w["code"] for w in result["warnings"]] == ["LOCKOUT_NOT_CHECKED"]
@@ -55,8 +64,16 @@ def test_render_is_a_dry_run_even_for_the_caller_lookup(input_file: str) -> None
 def test_test_request_looks_the_caller_up_at_the_same_endpoint(input_file: str, tmp_path: Path) -> None:
     with FaultServer() as server:
         server.push(ok(STS_OK), ok({"Policy": json.dumps(policy_for(CALLER))}))
-        code, result, _ = _cli("test-request", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url",
-                               server.url, "--backup-dir", str(tmp_path))
+        code, result, _ = _cli(
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            input_file,
+            "--endpoint-url",
+            server.url,
+            "--backup-dir",
+            str(tmp_path),
+        )
         actions = [r.body.decode()[:40] if r.body else r.header("X-Amz-Target") for r in server.received]
     assert code == 0, result
     assert "Action=GetCallerIdentity" in actions[0]
@@ -66,14 +83,25 @@ def test_test_request_looks_the_caller_up_at_the_same_endpoint(input_file: str, 
 
 def test_unknown_caller_blocks_test_request_and_sends_nothing_more(input_file: str, tmp_path: Path) -> None:
     with FaultServer(default=aws_error("AccessDenied", "no", status=403)) as server:
-        code, result, _ = _cli("test-request", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url",
-                               server.url, "--backup-dir", str(tmp_path), "--max-attempts", "1")
+        code, result, _ = _cli(
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            input_file,
+            "--endpoint-url",
+            server.url,
+            "--backup-dir",
+            str(tmp_path),
+            "--max-attempts",
+            "1",
+        )
         targets = [r.header("X-Amz-Target") for r in server.received]
     assert code == 2
     problems = result["error"]["problems"]
     assert [p["field"] for p in problems] == ["caller-arn"]
     assert "LOCKOUT_NOT_CHECKED" in problems[0]["message"]
-    assert "TrentService.PutKeyPolicy" not in targets and "TrentService.GetKeyPolicy" not in targets
+    assert "TrentService.PutKeyPolicy" not in targets
+    assert "TrentService.GetKeyPolicy" not in targets
 
 
 def test_an_unparsable_caller_arn_is_an_error_not_a_skipped_check(input_file: str) -> None:
@@ -85,16 +113,30 @@ def test_an_unparsable_caller_arn_is_an_error_not_a_skipped_check(input_file: st
 
 
 def test_sts_endpoint_url_is_checked_like_any_endpoint(input_file: str) -> None:
-    code, result, _ = _cli("test-request", "kms.PutKeyPolicy", "--input", input_file,
-                           "--sts-endpoint-url", "http://sts.example.com")
+    code, result, _ = _cli(
+        "test-request",
+        "kms.PutKeyPolicy",
+        "--input",
+        input_file,
+        "--sts-endpoint-url",
+        "http://sts.example.com",
+    )
     assert code == 2
     assert result["error"]["problems"][0]["field"] == "sts-endpoint-url"
     assert "loopback" in result["error"]["problems"][0]["message"]
 
 
 def test_a_password_in_an_endpoint_url_is_never_echoed(input_file: str) -> None:
-    code, result, _ = _cli("render", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url",
-                           "ftp://bob:S3cretPassw0rd@h.example", "--caller-arn", CALLER)
+    code, result, _ = _cli(
+        "render",
+        "kms.PutKeyPolicy",
+        "--input",
+        input_file,
+        "--endpoint-url",
+        "ftp://bob:S3cretPassw0rd@h.example",
+        "--caller-arn",
+        CALLER,
+    )
     assert code == 2
     assert "S3cretPassw0rd" not in json.dumps(result)
     assert result["error"]["problems"][0]["message"] == "must be an http(s) URL with a host, not ftp:"
@@ -104,25 +146,50 @@ def test_a_password_in_an_endpoint_url_is_never_echoed(input_file: str) -> None:
     ("value", "expected"),
     [
         ("a\nb", "must be one line (no CR, LF or NUL)"),
-        ("price \u20ac5", "holds U+20AC; HTTP header values must be Latin-1 (percent- or base64-encode other text)"),
+        (
+            "price \u20ac5",
+            "holds U+20AC; HTTP header values must be Latin-1 (percent- or base64-encode other text)",
+        ),
     ],
 )
 def test_bad_header_values_are_refused_before_sending(tmp_path: Path, value: str, expected: str) -> None:
-    task = {"type": "Http", "httpRequest": {
-        "url": "http://127.0.0.1:9/", "method": "POST", "body": {},
-        "headers": {"X-Amz-Target": "TrentService.ListKeys", "X-Note": "${$.note}"}}}
-    code, result, _ = _cli("test-request", "--task", write_json(tmp_path / "t.json", task), "--input",
-                           write_json(tmp_path / "in.json", {"note": value, "region": "us-east-1"}))
+    task = {
+        "type": "Http",
+        "httpRequest": {
+            "url": "http://127.0.0.1:9/",
+            "method": "POST",
+            "body": {},
+            "headers": {"X-Amz-Target": "TrentService.ListKeys", "X-Note": "${$.note}"},
+        },
+    }
+    code, result, _ = _cli(
+        "test-request",
+        "--task",
+        write_json(tmp_path / "t.json", task),
+        "--input",
+        write_json(tmp_path / "in.json", {"note": value, "region": "us-east-1"}),
+    )
     assert code == 2
     assert result["error"]["problems"] == [{"field": "headers.X-Note", "message": expected}]
 
 
 def test_a_task_url_in_another_region_than_the_region_parameter_is_an_error(tmp_path: Path) -> None:
-    task = {"type": "Http", "httpRequest": {
-        "url": "https://kms.eu-west-1.amazonaws.com/", "method": "POST", "body": {},
-        "headers": {"X-Amz-Target": "TrentService.ListKeys"}}}
-    code, result, _ = _cli("render", "--task", write_json(tmp_path / "t.json", task), "--input",
-                           write_json(tmp_path / "in.json", {"region": "us-east-1"}))
+    task = {
+        "type": "Http",
+        "httpRequest": {
+            "url": "https://kms.eu-west-1.amazonaws.com/",
+            "method": "POST",
+            "body": {},
+            "headers": {"X-Amz-Target": "TrentService.ListKeys"},
+        },
+    }
+    code, result, _ = _cli(
+        "render",
+        "--task",
+        write_json(tmp_path / "t.json", task),
+        "--input",
+        write_json(tmp_path / "in.json", {"region": "us-east-1"}),
+    )
     assert code == 2
     assert result["error"]["problems"][0]["field"] == "httpRequest.url"
     assert "eu-west-1" in result["error"]["problems"][0]["message"]
@@ -136,7 +203,9 @@ def test_a_task_url_in_another_region_than_the_region_parameter_is_an_error(tmp_
     ],
 )
 def test_unknown_regions_are_refused(tmp_path: Path, region: str, message: str) -> None:
-    params = write_json(tmp_path / "in.json", {"region": region, "KeyId": KEY_ID, "Policy": policy_for(CALLER)})
+    params = write_json(
+        tmp_path / "in.json", {"region": region, "KeyId": KEY_ID, "Policy": policy_for(CALLER)}
+    )
     code, result, _ = _cli("render", "kms.PutKeyPolicy", "--input", params, "--caller-arn", CALLER)
     assert code == 2
     assert [p["field"] for p in result["error"]["problems"]] == ["region"]
@@ -148,8 +217,18 @@ def test_a_backup_that_cannot_be_written_changes_nothing(input_file: str, tmp_pa
     blocker.write_text("not a directory")
     with FaultServer() as server:
         server.push(ok({"Policy": json.dumps(policy_for())}))
-        code, result, _ = _cli("test-request", "kms.PutKeyPolicy", "--input", input_file, "--endpoint-url",
-                               server.url, "--caller-arn", CALLER, "--backup-dir", str(blocker / "b"))
+        code, result, _ = _cli(
+            "test-request",
+            "kms.PutKeyPolicy",
+            "--input",
+            input_file,
+            "--endpoint-url",
+            server.url,
+            "--caller-arn",
+            CALLER,
+            "--backup-dir",
+            str(blocker / "b"),
+        )
         targets = [r.header("X-Amz-Target") for r in server.received]
     assert code == 2
     assert targets == ["TrentService.GetKeyPolicy"]
