@@ -58,37 +58,10 @@ print((time.perf_counter() - t) * 1000)
 
 
 def _policy_2kb(account: str, admin_arn: str) -> dict[str, Any]:
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "Allow access for Key Administrators",
-            "Effect": "Allow",
-            "Principal": {"AWS": admin_arn},
-            "Action": [
-                "kms:Create*",
-                "kms:Describe*",
-                "kms:Enable*",
-                "kms:List*",
-                "kms:Put*",
-                "kms:Update*",
-                "kms:Revoke*",
-                "kms:Disable*",
-                "kms:Get*",
-                "kms:Delete*",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:ScheduleKeyDeletion",
-                "kms:CancelKeyDeletion",
-            ],
-            "Resource": "*",
-        },
-    ]
+    """The demo's policy (default + key administrators) plus key-user statements, ~2 KB."""
+    from http_task_kms.demo import sample_policy
+
+    statements: list[dict[str, Any]] = sample_policy(account, admin_arn)["Statement"]
     i = 0
     while len(json.dumps({"Version": "2012-10-17", "Statement": statements})) < 2048:
         statements.append(

@@ -243,7 +243,10 @@ def test_request(template_id: str | None, **kw: Any) -> None:
 @click.argument("service", default="kms")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def spec(service: str, output: str | None) -> None:
-    """Generate the OpenAPI document of an AWS JSON-protocol service from botocore's model."""
+    """Generate the OpenAPI document of an AWS JSON-protocol service from botocore's model.
+
+    Without --output the YAML document is printed; with it, a JSON summary.
+    """
     from openapi_spec_validator import validate  # noqa: PLC0415
 
     from .openapi_gen import dump_yaml, generate_openapi  # noqa: PLC0415
@@ -251,12 +254,16 @@ def spec(service: str, output: str | None) -> None:
     document = generate_openapi(service)
     validate(document)  # never write a document the loader's peers would reject
     text = dump_yaml(document)
-    if output:
+    if not output:
+        click.echo(text, nl=False)  # the document itself is the output
+        return
+    try:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    except OSError as exc:
+        _fail([Problem(field="output", message=f"cannot write {output}: {exc.strerror}")])
+    click.echo(f"wrote {output}", err=True)
+    _emit({"ok": True, "output": output, "service": service, "operations": len(document["paths"])})
 
 
 @main.command()

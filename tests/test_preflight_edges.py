@@ -254,3 +254,21 @@ def test_usage_errors_are_one_json_document_too() -> None:
     assert result["error"]["code"] == "ValidationError"
     assert result["error"]["problems"][0]["field"] == "max_attempts"
     assert "--max-attempts" in stderr
+
+
+def test_spec_output_is_a_json_summary_and_an_unwritable_path_is_exit_2(tmp_path: Path) -> None:
+    import botocore.session
+
+    operations = len(botocore.session.get_session().get_service_model("kms").operation_names)
+    code, result, _ = _cli("spec", "kms", "--output", str(tmp_path / "kms.yaml"))
+    assert code == 0
+    assert result == {
+        "ok": True,
+        "output": str(tmp_path / "kms.yaml"),
+        "service": "kms",
+        "operations": operations,
+    }
+    assert (tmp_path / "kms.yaml").read_text().count("\n  /#X-Amz-Target=TrentService.") == operations
+    code, result, _ = _cli("spec", "kms", "--output", str(tmp_path / "missing" / "kms.yaml"))
+    assert code == 2
+    assert result["error"]["problems"][0]["field"] == "output"

@@ -235,6 +235,11 @@ CASES = [
         0,
         signs=False,
     ),
+    Case("templates", "templates", lambda s: ["templates", "--json", "--search", "policy"], 0, signs=False),
+    Case(
+        "template", "template", lambda s: ["template", "kms.PutKeyPolicy", "--format", "task"], 0, signs=False
+    ),
+    Case("spec", "spec", lambda s: ["spec", "kms", "--output", s.write("kms.yaml", {})], 0, signs=False),
 ]
 
 
@@ -439,3 +444,9 @@ def test_demo_never_shows_the_secret_it_creates(tmp_path):
     assert SECRET_LIKE.findall(stdout) == []
     assert SECRET_LIKE.findall(stderr) == []
     assert "Signature=<redacted>" in stderr  # moto's own log of the request it checked, scrubbed
+
+
+def test_every_command_is_swept() -> None:
+    """A new command must join the sweep (``demo`` has its own test above)."""
+    swept = {case.command for case in CASES} | {"demo"}
+    assert listed_commands() <= swept, sorted(listed_commands() - swept)
