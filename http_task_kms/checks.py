@@ -44,7 +44,8 @@ class RequestContext:
     None when it could not be resolved; ``valid_so_far`` is False when other problems were
     already found (a check that would need the network should then skip itself, so that
     nothing is sent for bad input). ``dry_run`` is True for ``render``: nothing will be sent,
-    and ``caller_arn`` answers only from ``--caller-arn``.
+    and ``caller_arn`` answers only from ``--caller-arn``. ``caller_problem`` says why the last
+    lookup failed.
     """
 
     template: TaskTemplate | None
@@ -54,3 +55,4 @@ class RequestContext:
     options: dict[str, Any] = field(default_factory=dict)
     valid_so_far: bool = True
     dry_run: bool = False
+    caller_problem: Callable[[], str | None] = field(default=lambda: None)

@@ -86,6 +86,7 @@ class Client:
             default_region=self._default_region,
             caller_arn=(lambda _: str(given) if given else None) if dry_run else self.caller_arn,
             dry_run=dry_run,
+            caller_problem=lambda: self.identity.last_error,
         )
 
     def compiled_template(self, template_id: str) -> CompiledTask:

@@ -296,6 +296,7 @@ def prepare(
     default_region: Callable[[], str | None] = lambda: None,
     caller_arn: Callable[[endpoints.Endpoint], str | None] = lambda _: None,
     dry_run: bool = False,
+    caller_problem: Callable[[], str | None] = lambda: None,
 ) -> PreparedRequest:
     """Render and check one request; raise :class:`RequestValidationError` listing every problem."""
     template_mode = compiled.template is not None
@@ -344,6 +345,7 @@ def prepare(
         endpoint=endpoint,
         caller_arn=(lambda: None) if endpoint is None else functools.partial(caller_arn, endpoint),
         dry_run=dry_run,
+        caller_problem=caller_problem,
         options=dict(options.plugin_options),
         valid_so_far=not problems,
     )

@@ -102,13 +102,15 @@ def _caller_checks(
                     "check did not run; pass --caller-arn to run it",
                 )
             ]
+        reason = context.caller_problem()
         return [
             _error(
                 "LOCKOUT_NOT_CHECKED",
                 "caller-arn",
-                "the caller's identity could not be determined with sts:GetCallerIdentity, so the "
-                "lockout check cannot run and nothing was sent; check the credentials and the STS "
-                "endpoint (--sts-endpoint-url), or pass --caller-arn ARN",
+                "the caller's identity could not be determined with sts:GetCallerIdentity"
+                f"{f' ({reason})' if reason else ''}, so the lockout check cannot run and nothing was "
+                "sent; check the credentials and the STS endpoint (--sts-endpoint-url), or pass "
+                "--caller-arn ARN",
             )
         ]
     caller_arn = parse_arn(caller)
