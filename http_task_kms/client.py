@@ -9,6 +9,7 @@ template once; use one for many requests.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,7 +77,6 @@ class Client:
         ``dry_run`` (``render``): nothing is sent, not even ``sts:GetCallerIdentity``; the
         lockout check then runs only with the ``caller_arn`` option.
         """
-        given = self.options.plugin_options.get("caller_arn")
         return prepare(
             compiled,
             params,
@@ -84,7 +84,7 @@ class Client:
             manager=self.manager,
             template_for=self.registry.by_target,
             default_region=self._default_region,
-            caller_arn=(lambda _: str(given) if given else None) if dry_run else self.caller_arn,
+            caller_arn=functools.partial(self.caller_arn, look_up=not dry_run),
             dry_run=dry_run,
             caller_problem=lambda: self.identity.last_error,
         )
@@ -179,15 +179,15 @@ class Client:
         return self.send(prepared)
 
     # -- identity --------------------------------------------------------------------------
-    def caller_arn(self, endpoint: Endpoint | None = None) -> str | None:
+    def caller_arn(self, endpoint: Endpoint | None = None, *, look_up: bool = True) -> str | None:
         """The caller's ARN: the ``caller_arn`` option, else ``sts:GetCallerIdentity``.
 
         ``endpoint`` chooses the STS endpoint (the request's Region and partition); without
-        it, the client's Region is used.
+        it, the client's Region is used. ``look_up=False`` (a dry run) sends nothing.
         """
         given = self.options.plugin_options.get("caller_arn")
-        if given:
-            return str(given)
+        if given or not look_up:
+            return str(given) if given else None
         if endpoint is None:
             region = self.options.region or self._default_region() or "us-east-1"
             found = (

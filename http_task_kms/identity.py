@@ -10,27 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import urlencode
-from xml.etree import ElementTree
 
 from . import endpoints
 from .errors import CredentialsError, Problem
 from .prepare import Options
+from .result import xml_texts
 from .signing import Signer
 from .transport import AttemptPolicy, Outgoing, Transport
 
 __all__ = ["CallerIdentity"]
 
 _BODY = urlencode({"Action": "GetCallerIdentity", "Version": "2011-06-15"}).encode()
-
-
-def _arn_in(xml: str) -> str | None:
-    try:
-        # The standard parser refuses entity expansion bombs (expat >= 2.4); the answer is tiny.
-        root = ElementTree.fromstring(xml)  # noqa: S314
-    except ElementTree.ParseError:
-        return None
-    found = root.find(".//{*}GetCallerIdentityResult/{*}Arn")
-    return found.text.strip() if found is not None and found.text else None
 
 
 class CallerIdentity:
@@ -79,7 +69,7 @@ class CallerIdentity:
         except CredentialsError as exc:
             self.last_error = str(exc)
             return None
-        arn = _arn_in(result.body) if result.ok and isinstance(result.body, str) else None
+        arn = xml_texts(result.body, "Arn")[0] if result.ok and isinstance(result.body, str) else None
         if arn is None:
             error = result.error
             self.last_error = f"{error.code}: {error.message}" if error else "no Arn in the answer"

@@ -2,9 +2,9 @@
 
 Three kinds of secret exist here: the secret access key, the session token and the
 request signature. :func:`redact_headers` masks them in a request shown to the user; a
-logging filter (installed by :func:`install_log_filter` in the LogRecord factory, and on
-the loggers that could see them, botocore's signer among them) scrubs every log record,
-whatever the logger and the level.
+logging filter (installed by :func:`install_log_filter` in the LogRecord factory) scrubs
+every log record when it is created, whatever the logger (botocore's signer logs the
+canonical request, session token included) and the level.
 """
 
 from __future__ import annotations
@@ -36,21 +36,6 @@ _NAMED_SECRET = re.compile(
     re.IGNORECASE,
 )
 _SECRET_HEADERS = frozenset({"x-amz-security-token"})
-# Loggers whose records may carry a canonical request, credentials or headers.
-_WATCHED = (
-    "botocore",
-    "botocore.auth",
-    "botocore.credentials",
-    "botocore.endpoint",
-    "botocore.hooks",
-    "botocore.utils",
-    "botocore.httpsession",
-    "botocore.parsers",
-    "urllib3",
-    "urllib3.connectionpool",
-    "requests",
-    "http_task_kms",
-)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -106,22 +91,18 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return shown
 
 
-class _RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        cleaned = redact_text(message)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, ()
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-_FILTER: Final = _RedactingFilter()
+def _scrub(record: logging.LogRecord) -> None:
+    """Replace the record's message (and traceback) by their redacted text."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        return  # a broken record must not break logging
+    cleaned = redact_text(message)
+    if cleaned != message or record.args:
+        record.msg, record.args = cleaned, ()
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
 
 
 class _RedactingFactory:
@@ -137,16 +118,12 @@ class _RedactingFactory:
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.wrapped(*args, **kwargs)
-        _FILTER.filter(record)
+        _scrub(record)
         return record
 
 
 def install_log_filter() -> None:
     """Scrub every log record, whatever its logger and level (idempotent)."""
-    for name in _WATCHED:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
     with _lock:
         factory = logging.getLogRecordFactory()
         if not isinstance(factory, _RedactingFactory):

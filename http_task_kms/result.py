@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from xml.etree import ElementTree
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,7 @@ __all__ = [
     "parse_body",
     "shown_request",
     "validation_failure",
+    "xml_texts",
 ]
 
 #: Throttling codes of AWS JSON services: always retryable (LimitExceededException is not one).
@@ -134,18 +136,25 @@ def aws_error(status: int, body: Any, reason: str | None) -> tuple[str, str]:
         if isinstance(raw, str) and raw:
             return raw.rsplit("#", 1)[-1].split(":", 1)[0], str(message)
     if isinstance(body, str):
-        xml_code = _xml_tag(body, "Code")
+        xml_code, xml_message = xml_texts(body, "Code", "Message")
         if xml_code:
-            return xml_code, _xml_tag(body, "Message") or ""
+            return xml_code, xml_message or ""
     return f"HTTP{status}", reason or ""
 
 
-def _xml_tag(text: str, tag: str) -> str | None:
-    start = text.find(f"<{tag}>")
-    end = text.find(f"</{tag}>", start)
-    if start < 0 or end < 0:
-        return None
-    return text[start + len(tag) + 2 : end].strip()
+def xml_texts(text: str, *tags: str) -> tuple[str | None, ...]:
+    """The text of the first element named by each tag (any namespace), or None each.
+
+    For the XML answers of query-protocol services (STS) and of moto's auth errors; text
+    that is not XML (HTML from a proxy, JSON) gives None for every tag.
+    """
+    try:
+        # The standard parser refuses entity expansion bombs (expat >= 2.4); bodies are capped.
+        root = ElementTree.fromstring(text)  # noqa: S314
+    except ElementTree.ParseError:
+        return tuple(None for _ in tags)
+    found = (root.find(f".//{{*}}{tag}") for tag in tags)
+    return tuple(element.text.strip() if element is not None and element.text else None for element in found)
 
 
 def validation_failure(problems: list[Problem], *, request: RequestShown | None = None) -> TestRequestResult:
