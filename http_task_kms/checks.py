@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +38,11 @@ class Check(BaseModel):
 class RequestContext:
     """A rendered, schema-valid request about to be signed.
 
+    What a check is about is decided by what goes on the wire: ``signing_name`` (the
+    service the request is signed for) and ``target`` (its ``X-Amz-Target`` exactly as it
+    will be sent), never by the template's id — a ``--spec`` document may name operations
+    as it likes. ``headers`` are the request's headers as they will be sent (before signing).
+
     ``caller_arn`` resolves the calling identity (``sts:GetCallerIdentity``) on first use
     and caches it; it is None when that is not possible (no credentials, dry run without
     ``--caller-arn``). ``options`` holds command-line switches for plugins. ``endpoint`` is
@@ -51,6 +56,9 @@ class RequestContext:
     template: TaskTemplate | None
     body: Any
     endpoint: Endpoint | None
+    signing_name: str | None = None
+    target: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     caller_arn: Callable[[], str | None] = field(default=lambda: None)
     options: dict[str, Any] = field(default_factory=dict)
     valid_so_far: bool = True

@@ -82,6 +82,28 @@ def _exit_code(result: TestRequestResult) -> int:
     )
 
 
+def endpoint_options(func: F) -> F:
+    """Where requests go and with which credentials: shared by every command that sends."""
+    decorators = [
+        click.option("--region", help="AWS Region (after the 'region' input parameter)."),
+        click.option("--endpoint-url", help="Send to this endpoint instead (e.g. a local KMS)."),
+        click.option("--fips", is_flag=True, help="Use the FIPS endpoint."),
+        click.option("--dual-stack", is_flag=True, help="Use the dual-stack (IPv6) endpoint."),
+        click.option("--profile", help="AWS profile (config and credentials files)."),
+        click.option(
+            "--allow-insecure-endpoint", is_flag=True, help="Allow plain http to a non-loopback endpoint."
+        ),
+        click.option(
+            "--caller-arn", help="Caller identity for the lockout check (skips sts:GetCallerIdentity)."
+        ),
+        click.option("--sts-endpoint-url", help="Where to call sts:GetCallerIdentity."),
+        click.option("--debug", is_flag=True, help="DEBUG logging on stderr (secrets are always redacted)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def request_options(func: F) -> F:
     """The options shared by ``render`` and ``test-request``."""
     decorators = [
@@ -97,19 +119,12 @@ def request_options(func: F) -> F:
             type=click.Path(exists=True, dir_okay=False),
             help="Templates from this OpenAPI document.",
         ),
-        click.option("--region", help="AWS Region (after the 'region' input parameter)."),
-        click.option("--endpoint-url", help="Send to this endpoint instead (e.g. a local KMS)."),
-        click.option("--fips", is_flag=True, help="Use the FIPS endpoint."),
-        click.option("--dual-stack", is_flag=True, help="Use the dual-stack (IPv6) endpoint."),
-        click.option("--profile", help="AWS profile (config and credentials files)."),
         click.option(
-            "--allow-insecure-endpoint", is_flag=True, help="Allow plain http to a non-loopback endpoint."
+            "--allow-unknown-operation",
+            is_flag=True,
+            help="Send a request whose X-Amz-Target names no known operation of its service (unchecked).",
         ),
-        click.option(
-            "--caller-arn", help="Caller identity for the lockout check (skips sts:GetCallerIdentity)."
-        ),
-        click.option("--sts-endpoint-url", help="Where to call sts:GetCallerIdentity."),
-        click.option("--debug", is_flag=True, help="DEBUG logging on stderr (secrets are always redacted)."),
+        endpoint_options,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -310,16 +325,11 @@ def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None
 
 @main.command()
 @click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--endpoint-url", help="Send to this endpoint instead (e.g. a local KMS).")
-@click.option("--profile", help="AWS profile.")
-@click.option("--allow-insecure-endpoint", is_flag=True)
-@click.option("--caller-arn", help="Caller identity for the lockout check.")
-@click.option("--sts-endpoint-url")
-@click.option("--backup-dir", type=click.Path(file_okay=False), help="Where the replaced policy is saved.")
-@click.option("--force", is_flag=True, help="Send even when the backup equals the current policy.")
-@click.option("--debug", is_flag=True)
+@endpoint_options
+@send_options
 def rollback(backup_file: str, **kw: Any) -> None:
-    """Restore a backed-up key policy, through the same checks as any PutKeyPolicy."""
+    """Restore a backed-up key policy to its own key and endpoint, through every PutKeyPolicy check."""
+    from .kms.rollback import restore_parameters, rollback_problems  # noqa: PLC0415
     from .kms.safety import read_backup  # noqa: PLC0415
 
     _setup_logging(kw["debug"])
@@ -327,10 +337,13 @@ def rollback(backup_file: str, **kw: Any) -> None:
         backup = read_backup(backup_file)
     except (OSError, ValueError) as exc:
         _fail([Problem(field="BACKUP_FILE", message=str(exc))])
+    region = kw.pop("region")
     client = _client(None, region=backup["region"], **kw)
-    result = client.test_request(
-        "kms.PutKeyPolicy", {"KeyId": backup["keyId"], "Policy": backup["policy"], "region": backup["region"]}
-    )
+    problems = rollback_problems(backup, client.endpoints, region=region)
+    if problems:
+        _fail(problems)
+    result = client.test_request("kms.PutKeyPolicy", restore_parameters(backup))
+    result.extra.update({"keyId": backup["keyId"], "region": backup["region"], "restoredFrom": backup_file})
     _emit(result.to_json())
     sys.exit(_exit_code(result))
 

@@ -4,27 +4,31 @@
 >>> result = client.test_request("kms.PutKeyPolicy", {"KeyId": "…", "Policy": {...}})
 
 A :class:`Client` resolves credentials once, keeps one HTTP session, and compiles each
-template once; use one for many requests.
+template once; use one for many requests. Keys come only from the operator (``--profile``
+or the environment); every signature is made for a destination the operator allows
+(:mod:`http_task_kms.destinations`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 import pluggy
 
 from . import endpoints, redact
+from .destinations import GuardedSigner, OperatorEndpoints
 from .endpoints import Endpoint
-from .errors import CredentialsError, Problem, RequestValidationError
+from .errors import CredentialsError, PreflightFailed, Problem, RequestValidationError
 from .identity import CallerIdentity
 from .plugins import Registry, get_plugin_manager, get_registry, signers
-from .prepare import CompiledTask, Options, PreparedRequest, compile_task, compiled_for, prepare
-from .result import TestRequestResult, shown_request, validation_failure
+from .prepare import CompiledTask, Host, Options, PreparedRequest, compile_task, compiled_for, prepare
+from .result import TestRequestResult, preflight_failure, shown_request, validation_failure
 from .signing import AwsCredentials, Signer
 from .task import HttpTask
+from .template import TaskTemplate
 from .transport import AttemptPolicy, Outgoing, Transport
+from .wire import Operations
 
 __all__ = ["Client"]
 
@@ -44,10 +48,24 @@ class Client:
         self.options = options or Options()
         self.manager = manager or get_plugin_manager()
         self.registry: Registry = get_registry(spec, manager=self.manager)
+        # Operations are matched by what goes on the wire: the --spec document's and the plugins'.
+        plugin_templates = (
+            list(self.registry) if spec is None else [*self.registry, *get_registry(manager=self.manager)]
+        )
+        self.operations = Operations(plugin_templates)
         self.transport = transport or Transport()
-        self._signer = signer
         self._credentials = AwsCredentials(profile=self.options.profile)
-        self.identity = CallerIdentity(self.options, self.transport, lambda: self.signer)
+        self._signers: dict[str, Signer] = {}
+        if signer is not None:
+            self._signers["aws-sigv4"] = signer
+        self.endpoints = OperatorEndpoints(
+            endpoint_url=self.options.endpoint_url,
+            sts_endpoint_url=self.options.plugin_options.get("sts_endpoint_url"),
+            fips=self.options.fips,
+            dual_stack=self.options.dual_stack,
+            session=self._session,
+        )
+        self.identity = CallerIdentity(self.endpoints, self.transport, lambda: self.signer)
         redact.install_log_filter()  # botocore logs the canonical request (with the token) at DEBUG
         sts_url = self.options.plugin_options.get("sts_endpoint_url")
         if sts_url:
@@ -57,12 +75,33 @@ class Client:
             if problems:
                 raise RequestValidationError(problems)
 
+    def _session(self) -> Any:
+        try:
+            return self._credentials.session
+        except CredentialsError:
+            return None
+
+    def signer_for(self, credentials_type: str) -> Signer:
+        """The signer of a credentials type (created on first use), guarded by the operator's endpoints."""
+        if credentials_type not in self._signers:
+            factories = signers(self.manager)
+            if credentials_type not in factories:
+                known = ", ".join(sorted(factories)) or "none"
+                raise RequestValidationError(
+                    [
+                        Problem(
+                            field="credentials",
+                            message=f"no signer for type {credentials_type!r} (registered: {known})",
+                        )
+                    ]
+                )
+            self._signers[credentials_type] = factories[credentials_type](profile=self.options.profile)
+        return GuardedSigner(self._signers[credentials_type], self.endpoints)
+
     @property
     def signer(self) -> Signer:
         """The ``aws-sigv4`` signer (created on first use)."""
-        if self._signer is None:
-            self._signer = signers(self.manager)["aws-sigv4"](profile=self.options.profile)
-        return self._signer
+        return self.signer_for("aws-sigv4")
 
     def _default_region(self) -> str | None:
         try:
@@ -71,22 +110,27 @@ class Client:
             return None
 
     # -- preparing -------------------------------------------------------------------------
+    def host(self, *, dry_run: bool = False) -> Host:
+        """What :func:`~http_task_kms.prepare.prepare` needs from this client."""
+        look_up = not dry_run
+        return Host(
+            manager=self.manager,
+            operations=self.operations,
+            operator=self.endpoints,
+            default_region=self._default_region,
+            caller_arn=lambda endpoint: self.caller_arn(endpoint, look_up=look_up),
+            caller_problem=lambda: self.identity.last_error,
+        )
+
     def prepare(self, compiled: CompiledTask, params: Any, *, dry_run: bool = False) -> PreparedRequest:
         """Render and check; raises :class:`RequestValidationError` listing every problem.
 
         ``dry_run`` (``render``): nothing is sent, not even ``sts:GetCallerIdentity``; the
-        lockout check then runs only with the ``caller_arn`` option.
+        lockout check then runs only with the ``caller_arn`` option. Otherwise a failed caller
+        lookup raises :class:`~http_task_kms.errors.PreflightFailed`.
         """
         return prepare(
-            compiled,
-            params,
-            options=self.options,
-            manager=self.manager,
-            template_for=self.registry.by_target,
-            default_region=self._default_region,
-            caller_arn=functools.partial(self.caller_arn, look_up=not dry_run),
-            dry_run=dry_run,
-            caller_problem=lambda: self.identity.last_error,
+            compiled, params, options=self.options, host=self.host(dry_run=dry_run), dry_run=dry_run
         )
 
     def compiled_template(self, template_id: str) -> CompiledTask:
@@ -125,24 +169,26 @@ class Client:
         """A dry run: the request signed as it would be sent, secrets redacted; nothing is sent."""
         out = self.outgoing(prepared)
         try:
-            headers = self.signer.sign(
+            headers = self.signer_for(prepared.credentials_type).sign(
                 out.method, out.url, out.headers, out.body, service=out.service, region=out.region
             )
             signed = True
         except CredentialsError:
             headers, signed = dict(out.headers), False
-        result = TestRequestResult(
-            ok=True,
-            attempts=0,
-            request=shown_request(out.method, out.url, headers, out.shown_body, signed=signed),
+        shown = shown_request(
+            out.method, out.url, headers, out.shown_body, signed=signed, credentials=prepared.credentials
         )
+        result = TestRequestResult(ok=True, attempts=0, request=shown)
         result.warnings = [w.model_dump() for w in prepared.warnings]
         return result
 
     def send(self, prepared: PreparedRequest) -> TestRequestResult:
         """Sign and send with the task's retries and timeouts."""
-        result = self.transport.send(self.outgoing(prepared), self.signer, self.policy(prepared.task))
+        signer = self.signer_for(prepared.credentials_type)
+        result = self.transport.send(self.outgoing(prepared), signer, self.policy(prepared.task))
         result.warnings = [w.model_dump() for w in prepared.warnings]
+        if result.request is not None:
+            result.request.credentials = prepared.credentials
         return result
 
     def test_request(self, template_id: str, params: Any) -> TestRequestResult:
@@ -157,25 +203,26 @@ class Client:
         """Prepare and send a compiled task (a ValidationError result if refused)."""
         try:
             prepared = self.prepare(compiled, params)
+            taken: TestRequestResult | None = self.manager.hook.send_request(request=prepared, client=self)
+            return taken if taken is not None else self.send(prepared)
         except RequestValidationError as exc:
             return validation_failure(exc.problems)
-        taken: TestRequestResult | None = self.manager.hook.send_request(request=prepared, client=self)
-        return taken if taken is not None else self.send(prepared)
+        except PreflightFailed as exc:
+            return preflight_failure(exc)
 
-    def call(self, template_id: str, body: Mapping[str, Any], *, like: PreparedRequest) -> TestRequestResult:
+    def call(
+        self, template: TaskTemplate | str, body: Mapping[str, Any], *, like: PreparedRequest
+    ) -> TestRequestResult:
         """Send another operation of the same service to the same endpoint (e.g. GetKeyPolicy).
 
-        Used by plugins before the main request; the body is validated by its template.
+        ``template`` is a :class:`~http_task_kms.template.TaskTemplate` (a plugin passes its
+        own, never one looked up by id in a ``--spec`` registry) or a template id. Used by
+        plugins before the main request; the body is validated by that template.
         """
-        template = self.registry.get(template_id)
-        compiled = compiled_for(template)
+        chosen = self.registry.get(template) if isinstance(template, str) else template
         params = {**body, "region": like.endpoint.region}
-        options = self.options.model_copy(
-            update={"endpoint_url": like.endpoint.url if like.endpoint.custom else None}
-        )
-        prepared = prepare(
-            compiled, params, options=options, manager=self.manager, template_for=self.registry.by_target
-        )
+        at = like.endpoint if like.endpoint.custom else None
+        prepared = prepare(compiled_for(chosen), params, options=self.options, host=self.host(), at=at)
         return self.send(prepared)
 
     # -- identity --------------------------------------------------------------------------
@@ -190,11 +237,7 @@ class Client:
             return str(given) if given else None
         if endpoint is None:
             region = self.options.region or self._default_region() or "us-east-1"
-            found = (
-                endpoints.custom_endpoint(self.options.endpoint_url, region)
-                if self.options.endpoint_url
-                else endpoints.resolve_endpoint("sts", region, service="sts")
-            )
+            found = endpoints.resolve_endpoint("sts", region, service="sts")
             if isinstance(found, Problem):
                 return None
             endpoint = found

@@ -45,6 +45,7 @@ class Endpoint(BaseModel):
     region: str
     partition: str
     custom: bool = False
+    configured_by: str | None = None  # the operator's setting that chose this endpoint, if any
 
 
 @functools.cache
@@ -77,9 +78,19 @@ def partition_of(region: str) -> dict[str, Any] | None:
 
 
 def resolve_endpoint(
-    prefix: str, region: str, *, fips: bool = False, dual_stack: bool = False, service: str | None = None
+    prefix: str,
+    region: str,
+    *,
+    fips: bool = False,
+    dual_stack: bool = False,
+    service: str | None = None,
+    global_endpoint: bool = False,
 ) -> Endpoint | Problem:
-    """The regional endpoint of a service, or a problem naming why there is none."""
+    """The regional endpoint of a service, or a problem naming why there is none.
+
+    ``global_endpoint`` asks the rule set for the service's global endpoint where it has one
+    (STS: ``sts.amazonaws.com`` in the aws partition).
+    """
     partition = partition_of(region)
     if partition is None:
         names = ", ".join(SUPPORTED_PARTITIONS)
@@ -97,7 +108,8 @@ def resolve_endpoint(
     provider = _provider(service or prefix)
     if provider is not None:
         try:
-            url = provider.resolve_endpoint(Region=region, UseFIPS=fips, UseDualStack=dual_stack).url
+            extra = {"UseGlobalEndpoint": True} if global_endpoint else {}
+            url = provider.resolve_endpoint(Region=region, UseFIPS=fips, UseDualStack=dual_stack, **extra).url
         except Exception as exc:
             return Problem(field="region", message=f"no endpoint for {region}: {exc}")
     else:
@@ -184,8 +196,8 @@ def region_from_host(host: str) -> str | None:
     return None
 
 
-def custom_endpoint(url: str, region: str) -> Endpoint | Problem:
-    """An endpoint at a custom URL, signed for ``region``."""
+def custom_endpoint(url: str, region: str, *, configured_by: str | None = None) -> Endpoint | Problem:
+    """An endpoint at a custom URL, signed for ``region`` (``configured_by``: the operator's setting)."""
     partition = partition_of(region)
     if partition is None:
         return Problem(
@@ -194,5 +206,9 @@ def custom_endpoint(url: str, region: str) -> Endpoint | Problem:
         )
     parts = urlsplit(url)
     return Endpoint(
-        url=f"{parts.scheme}://{parts.netloc}/", region=region, partition=partition["id"], custom=True
+        url=f"{parts.scheme}://{parts.netloc}/",
+        region=region,
+        partition=partition["id"],
+        custom=True,
+        configured_by=configured_by,
     )

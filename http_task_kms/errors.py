@@ -8,8 +8,11 @@
     ├── TemplateNotFound (LookupError) no template with that id
     ├── TaskDefinitionError (ValueError)  a builder task / workflow definition that is unusable
     ├── RequestValidationError (ValueError)  the request must not be sent; ``problems`` lists
-    │                                  every ``{field, message}`` at once
-    └── CredentialsError               no usable AWS credentials (message never holds a secret)
+    │   │                              every ``{field, message}`` at once
+    │   └── DestinationRefused         credentials would go to a host neither AWS's nor the operator's
+    ├── CredentialsError               no usable AWS credentials (message never holds a secret)
+    └── PreflightFailed                a call made before the request (sts:GetCallerIdentity,
+                                       GetKeyPolicy) failed; ``step`` names it, the rest is its error
 
 Errors caused by bad input also subclass :class:`ValueError`. Network and AWS failures are
 not exceptions: they become a structured :class:`~http_task_kms.result.TestRequestResult`.
@@ -21,7 +24,9 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "CredentialsError",
+    "DestinationRefused",
     "HttpTaskError",
+    "PreflightFailed",
     "Problem",
     "RequestValidationError",
     "SpecError",
@@ -70,3 +75,22 @@ class RequestValidationError(HttpTaskError, ValueError):
 
 class CredentialsError(HttpTaskError):
     """AWS credentials could not be found or loaded."""
+
+
+class DestinationRefused(RequestValidationError):
+    """A signed request whose destination is neither the service's own endpoint nor the operator's."""
+
+
+class PreflightFailed(HttpTaskError):
+    """A call made before the request failed, so the request itself was not sent.
+
+    ``step`` names the call (``"GetCallerIdentity"``); ``code``, ``message``, ``retryable``
+    and ``status_code`` are its own error (``status_code`` None when no answer came).
+    """
+
+    def __init__(
+        self, *, step: str, code: str, message: str, retryable: bool = False, status_code: int | None = None
+    ) -> None:
+        self.step, self.code, self.error_message = step, code, message
+        self.retryable, self.status_code = retryable, status_code
+        super().__init__(f"{step} failed: {code}: {message}")

@@ -1,60 +1,79 @@
 """Who is calling: ``sts:GetCallerIdentity``, signed and sent by our own signing and transport.
 
-The lookup goes to the STS endpoint of the request's own Region and partition (FIPS and
-dual-stack as asked), to ``--sts-endpoint-url`` when given, or — for a custom endpoint such
-as the local KMS — to that same endpoint. Only successful lookups are cached, so a passing
-network error does not switch the lockout check off for the rest of a long-lived client.
+The lookup goes to the STS endpoint the operator configured (``--sts-endpoint-url``, then
+``--endpoint-url`` — a local KMS such as moto answers STS on the same port — then the SDKs'
+``AWS_ENDPOINT_URL_STS`` / ``AWS_ENDPOINT_URL`` / profile settings), else to AWS's STS
+endpoint of the request's own Region and partition (FIPS and dual-stack as configured).
+Only successful lookups are cached (per STS endpoint, behind a lock, so concurrent
+requests on a fresh client make one call). An answer that is an error is the request's
+:class:`~http_task_kms.errors.PreflightFailed`: the request is not sent, and the result
+says that this call failed and why.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from . import endpoints
+from .destinations import OperatorEndpoints
 from .errors import CredentialsError, Problem
-from .prepare import Options
-from .result import xml_texts
+from .result import failed_step, xml_texts
 from .signing import Signer
 from .transport import AttemptPolicy, Outgoing, Transport
 
-__all__ = ["CallerIdentity"]
+__all__ = ["STEP", "CallerIdentity"]
 
+STEP = "GetCallerIdentity"
 _BODY = urlencode({"Action": "GetCallerIdentity", "Version": "2011-06-15"}).encode()
 
 
 class CallerIdentity:
     """Resolves and caches the caller's ARN per STS endpoint."""
 
-    def __init__(self, options: Options, transport: Transport, signer: Callable[[], Signer]) -> None:
-        self._options = options
+    def __init__(
+        self, operator: OperatorEndpoints, transport: Transport, signer: Callable[[], Signer]
+    ) -> None:
+        self._operator = operator
         self._transport = transport
         self._signer = signer
         self._known: dict[str, str] = {}
+        self._lock = threading.Lock()
         self.last_error: str | None = None
 
-    def _sts_endpoint(self, endpoint: endpoints.Endpoint) -> endpoints.Endpoint | Problem:
-        given = self._options.plugin_options.get("sts_endpoint_url")
-        if given:
-            return endpoints.custom_endpoint(str(given), endpoint.region)
-        if endpoint.custom:
-            return endpoint  # the local KMS (moto) answers STS on the same port
+    def sts_endpoint(self, endpoint: endpoints.Endpoint) -> endpoints.Endpoint | Problem:
+        """Where to ask, for a request to ``endpoint``."""
+        configured = self._operator.configured("sts")
+        if configured is not None:
+            return endpoints.custom_endpoint(configured.url, endpoint.region, configured_by=configured.source)
         return endpoints.resolve_endpoint(
             "sts",
             endpoint.region,
-            fips=self._options.fips,
-            dual_stack=self._options.dual_stack,
+            fips=self._operator.fips,
+            dual_stack=self._operator.dual_stack,
             service="sts",
         )
 
     def arn(self, endpoint: endpoints.Endpoint) -> str | None:
-        """The caller's ARN for requests to ``endpoint``, or None (``last_error`` says why)."""
-        sts = self._sts_endpoint(endpoint)
+        """The caller's ARN for requests to ``endpoint``; None without credentials (``last_error`` says why).
+
+        Raises :class:`~http_task_kms.errors.PreflightFailed` when STS answers with an error
+        or cannot be reached.
+        """
+        sts = self.sts_endpoint(endpoint)
         if isinstance(sts, Problem):
             self.last_error = sts.message
             return None
-        if sts.url in self._known:
+        with self._lock:  # one lookup per endpoint, however many threads ask at once
+            if sts.url not in self._known:
+                found = self._look_up(sts)
+                if found is None:
+                    return None
+                self._known[sts.url] = found
             return self._known[sts.url]
+
+    def _look_up(self, sts: endpoints.Endpoint) -> str | None:
         out = Outgoing(
             method="POST",
             url=sts.url,
@@ -71,8 +90,5 @@ class CallerIdentity:
             return None
         arn = xml_texts(result.body, "Arn")[0] if result.ok and isinstance(result.body, str) else None
         if arn is None:
-            error = result.error
-            self.last_error = f"{error.code}: {error.message}" if error else "no Arn in the answer"
-            return None
-        self._known[sts.url] = arn
+            raise failed_step(result, STEP)
         return arn

@@ -1,17 +1,18 @@
 """Task + input parameters → a request that is safe to sign, or every reason it is not.
 
 This is the whole "before anything leaves the machine" step: render the expressions,
-match the request to its template (by ``X-Amz-Target``), apply the template's defaults
-and JSON-document members, validate against the schema, resolve the endpoint and Region,
-and run the plugins' ``check_request`` hooks. Pure apart from reading the AWS config for
-a default Region (through the ``default_region`` callable).
+check the headers as they will be sent, match the request to its operation by its
+``X-Amz-Target`` exactly as sent, apply the template's defaults and JSON-document members,
+validate against the schema, resolve the endpoint and Region, check that the destination
+may receive credentials for the signing service, and run the plugins' ``check_request``
+hooks. Pure apart from reading the AWS config for a default Region and the caller lookup
+that a plugin's check may ask for (both through :class:`Host`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,15 @@ from pydantic import BaseModel, ConfigDict
 
 from . import endpoints, jsonutil
 from .checks import Check, RequestContext
+from .destinations import OperatorEndpoints, destination_problem, service_from_host
 from .errors import Problem, RequestValidationError
 from .expressions import Missing, Node, compile_value, render
 from .task import HttpTask
 from .template import TaskTemplate
 from .validation import BodyValidator
+from .wire import TARGET_HEADER, Operations, header_problems, header_value, operation_problems
 
-__all__ = ["CompiledTask", "Options", "PreparedRequest", "compile_task", "compiled_for", "prepare"]
+__all__ = ["CompiledTask", "Host", "Options", "PreparedRequest", "compile_task", "compiled_for", "prepare"]
 
 
 class Options(BaseModel):
@@ -42,10 +45,23 @@ class Options(BaseModel):
     dual_stack: bool = False
     profile: str | None = None
     allow_insecure_endpoint: bool = False
+    allow_unknown_operation: bool = False
     connect_timeout: float | None = None
     read_timeout: float | None = None
     max_attempts: int | None = None
     plugin_options: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Host:
+    """What preparing needs from its client: plugins, known operations, the operator's endpoints."""
+
+    manager: pluggy.PluginManager
+    operations: Operations
+    operator: OperatorEndpoints
+    default_region: Callable[[], str | None] = lambda: None
+    caller_arn: Callable[[endpoints.Endpoint], str | None] = lambda _: None
+    caller_problem: Callable[[], str | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,13 @@ class PreparedRequest:
     template: TaskTemplate | None
     task: HttpTask
     warnings: list[Check] = field(default_factory=list)
+    target: str | None = None
+    credentials: str | None = None  # a task's saved-credentials id: shown, never used to pick keys
+
+    @property
+    def credentials_type(self) -> str:
+        """The signer this request needs: its template's declared credentials type."""
+        return self.template.credentials_type if self.template else "aws-sigv4"
 
 
 _NO_URL = compile_value("")
@@ -112,13 +135,6 @@ def _validator(template: TaskTemplate) -> BodyValidator:
     return _compiled_template(template)[1]
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
-
-
 def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """Defaults for absent members; JSON-document members given as objects become strings."""
     properties: dict[str, Any] = template.body_schema.get("properties", {})
@@ -153,78 +169,58 @@ def _region_hint(template: TaskTemplate | None, body: Any) -> str | None:
     return None
 
 
-def _endpoint(
-    template: TaskTemplate | None,
-    url: str,
-    region: str | None,
-    options: Options,
-    *,
-    template_mode: bool,
-    explicit_region: str | None,
-) -> endpoints.Endpoint | list[Problem]:
-    """Where the request goes: the template's regional endpoint, the task's URL, or --endpoint-url."""
-    if options.endpoint_url:
-        url = options.endpoint_url
-    elif not template_mode:
-        host_region = endpoints.region_from_host(urlsplit(url).hostname or "")
-        if host_region and explicit_region and host_region != explicit_region:
-            return [
-                Problem(
-                    field="httpRequest.url",
-                    message=f"the URL's host is in {host_region} but the "
-                    f"region is {explicit_region}: make them agree (the signature is per Region)",
-                )
-            ]
-        region = host_region or region
-    if region is None:
-        return [
+@dataclass(frozen=True)
+class _Where:
+    """Where a request goes, before its Region is known: a URL and what chose it."""
+
+    url: str
+    field: str
+    configured_by: str | None = None  # the operator's setting, when it is theirs
+
+
+def _destination(template_mode: bool, task_url: str, signing_name: str | None, host: Host) -> _Where | None:
+    """The operator's endpoint for the signing service, else the task's URL (None: the template's)."""
+    configured = host.operator.configured(signing_name) if signing_name else None
+    if configured is not None:
+        return _Where(configured.raw or configured.url, configured.field, configured.source)
+    return None if template_mode else _Where(task_url, "httpRequest.url")
+
+
+def _task_region(where: _Where, explicit: Any) -> tuple[str | None, list[Problem]]:
+    """The Region a task's own URL names (it must agree with an explicit one)."""
+    host_region = endpoints.region_from_host(urlsplit(where.url).hostname or "")
+    if host_region and isinstance(explicit, str) and explicit and host_region != explicit:
+        return None, [
             Problem(
-                field="region",
-                message="no Region: set the 'region' input parameter, --region, "
-                "AWS_REGION, or a region in the AWS profile",
+                field="httpRequest.url",
+                message=f"the URL's host is in {host_region} but the "
+                f"region is {explicit}: make them agree (the signature is per Region)",
             )
         ]
-    if template_mode and not options.endpoint_url and template is not None:
+    return host_region, []
+
+
+def _endpoint(
+    template: TaskTemplate | None, where: _Where | None, region: str, host: Host, *, allow_insecure: bool
+) -> endpoints.Endpoint | list[Problem]:
+    """The endpoint: the template's regional one, or a URL (the task's or the operator's), checked."""
+    if where is None and template is not None:
         found = endpoints.resolve_endpoint(
             template.endpoint_prefix,
             region,
-            fips=options.fips,
-            dual_stack=options.dual_stack,
+            fips=host.operator.fips,
+            dual_stack=host.operator.dual_stack,
             service=template.service,
         )
         return [found] if isinstance(found, Problem) else found
+    assert where is not None
     problems = endpoints.check_endpoint_url(
-        url,
-        allow_insecure=options.allow_insecure_endpoint,
-        field="endpoint-url" if options.endpoint_url else "httpRequest.url",
+        where.url, allow_insecure=allow_insecure and where.configured_by is not None, field=where.field
     )
     if problems:
         return problems
-    found = endpoints.custom_endpoint(url, region)
+    found = endpoints.custom_endpoint(where.url, region, configured_by=where.configured_by)
     return [found] if isinstance(found, Problem) else found
-
-
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def _header_problems(headers: Mapping[str, str]) -> list[Problem]:
-    """Header names must be HTTP tokens; values Latin-1 text on one line (else nothing is sent)."""
-    problems = []
-    for name, value in headers.items():
-        if not _HEADER_NAME.fullmatch(name):
-            problems.append(Problem(field=f"headers.{name}", message="is not a valid HTTP header name"))
-        elif any(c in value for c in "\r\n\0"):
-            problems.append(Problem(field=f"headers.{name}", message="must be one line (no CR, LF or NUL)"))
-        elif not all(ord(c) < 256 for c in value):
-            bad = next(c for c in value if ord(c) >= 256)
-            problems.append(
-                Problem(
-                    field=f"headers.{name}",
-                    message=f"holds U+{ord(bad):04X}; HTTP header "
-                    "values must be Latin-1 (percent- or base64-encode other text)",
-                )
-            )
-    return problems
 
 
 def _template_checks(
@@ -286,27 +282,23 @@ def _plugin_checks(
     return problems, warnings
 
 
-def prepare(
-    compiled: CompiledTask,
-    params: Any,
-    *,
-    options: Options,
-    manager: pluggy.PluginManager,
-    template_for: Callable[[str], TaskTemplate | None],
-    default_region: Callable[[], str | None] = lambda: None,
-    caller_arn: Callable[[endpoints.Endpoint], str | None] = lambda _: None,
-    dry_run: bool = False,
-    caller_problem: Callable[[], str | None] = lambda: None,
-) -> PreparedRequest:
-    """Render and check one request; raise :class:`RequestValidationError` listing every problem."""
+@dataclass
+class _Draft:
+    """A request while it is being prepared: what is known so far, and every problem found."""
+
+    headers: dict[str, str]
+    body: Any
+    template: TaskTemplate | None
+    target: str | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _render(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tuple[_Draft, str]:
+    """Render the expressions; check the headers; match the operation by its target as sent."""
     template_mode = compiled.template is not None
-    if not isinstance(params, Mapping):
-        raise RequestValidationError(
-            [Problem(field="input", message="the input parameters must be a JSON object")]
-        )
-    # A template's endpoint comes from the Region (or --endpoint-url), not from its URL text.
+    # A template's endpoint comes from the Region (or the operator), not from its URL text.
     url_out = render(_NO_URL if template_mode else compiled.url, params, where="httpRequest.url")
-    headers_out = render(compiled.headers, params, where="headers")
+    headers_out = render(compiled.headers, params, where="httpRequest.headers")
     body_out = render(compiled.body, params)
     problems = url_out.problems + headers_out.problems + body_out.problems
     problems += [
@@ -314,60 +306,150 @@ def prepare(
         for m in url_out.missing
     ]
     headers = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (headers_out.value or {}).items()}
-    problems += _header_problems(headers)
-    target = _header(headers, "X-Amz-Target")
-    template = compiled.template or (template_for(target) if target else None)
-    body = body_out.value
+    problems += header_problems(headers)
+    target = header_value(headers, TARGET_HEADER)
+    template = compiled.template or host.operations.template(target)
+    draft = _Draft(headers, body_out.value, template, target, problems)
     if template is not None:
-        if _header(headers, "Content-Type") is None:
+        if header_value(headers, "Content-Type") is None:
             headers["Content-Type"] = template.headers["Content-Type"]
-        body, found = _template_checks(template, body, body_out.missing, params, template_mode=template_mode)
-        problems += found
-    region, found = _region(params, options, _region_hint(template, body), default_region)
-    problems += found
-    resolved = (
-        []
-        if found
-        else _endpoint(
-            template,
-            str(url_out.value or ""),
-            region,
-            options,
-            template_mode=template_mode,
-            explicit_region=params.get("region"),
+        draft.body, found = _template_checks(
+            template, draft.body, body_out.missing, params, template_mode=template_mode
         )
+        draft.problems += found
+    return draft, str(url_out.value or "")
+
+
+def _signing_name(draft: _Draft, task_url: str) -> str | None:
+    """The service the request is signed for: its operation's, else the one its AWS host names."""
+    if draft.template is not None:
+        return draft.template.signing_name
+    return service_from_host(urlsplit(task_url).hostname or "")
+
+
+def _locate(
+    draft: _Draft,
+    task_url: str,
+    *,
+    params: Mapping[str, Any],
+    options: Options,
+    host: Host,
+    at: endpoints.Endpoint | None,
+    template_mode: bool,
+) -> tuple[endpoints.Endpoint | None, str | None]:
+    """The endpoint and signing name, with every problem of where the request would go."""
+    signing_name = _signing_name(draft, task_url)
+    if signing_name is None:
+        draft.problems.append(
+            Problem(
+                field="httpRequest.url",
+                message="is not an AWS endpoint and X-Amz-Target names no known operation, so the "
+                "service to sign for is unknown; use the service's endpoint "
+                "(https://<service>.<region>.amazonaws.com/)",
+            )
+        )
+        return None, None
+    draft.problems += operation_problems(
+        draft.target, signing_name, host.operations, allow_unknown=options.allow_unknown_operation
     )
-    endpoint = None if isinstance(resolved, list) else resolved
-    problems += resolved if isinstance(resolved, list) else []
+    where = (
+        _destination(template_mode, task_url, signing_name, host)
+        if at is None
+        else _Where(at.url, "httpRequest.url", at.configured_by)
+    )
+    region, found = _region(params, options, _region_hint(draft.template, draft.body), host.default_region)
+    if where is not None and where.configured_by is None:
+        host_region, mismatch = _task_region(where, params.get("region"))
+        region, found = host_region or region, found + mismatch
+    draft.problems += found
+    if found:
+        return None, signing_name
+    if region is None:
+        draft.problems.append(
+            Problem(
+                field="region",
+                message="no Region: set the 'region' input parameter, --region, "
+                "AWS_REGION, or a region in the AWS profile",
+            )
+        )
+        return None, signing_name
+    resolved = _endpoint(draft.template, where, region, host, allow_insecure=options.allow_insecure_endpoint)
+    if isinstance(resolved, list):
+        draft.problems += resolved
+        return None, signing_name
+    refused = destination_problem(
+        resolved.url,
+        service=signing_name,
+        region=resolved.region,
+        operator=host.operator,
+        field=where.field if where is not None else "httpRequest.url",
+    )
+    if refused is not None:
+        draft.problems.append(refused)
+        return None, signing_name
+    return resolved, signing_name
+
+
+def prepare(
+    compiled: CompiledTask,
+    params: Any,
+    *,
+    options: Options,
+    host: Host,
+    dry_run: bool = False,
+    at: endpoints.Endpoint | None = None,
+) -> PreparedRequest:
+    """Render and check one request; raise :class:`RequestValidationError` listing every problem.
+
+    ``at`` sends it to that endpoint (another operation at the endpoint of an earlier request);
+    it is checked like any other destination.
+    """
+    if not isinstance(params, Mapping):
+        raise RequestValidationError(
+            [Problem(field="input", message="the input parameters must be a JSON object")]
+        )
+    draft, task_url = _render(compiled, params, host)
+    endpoint, signing_name = _locate(
+        draft,
+        task_url,
+        params=params,
+        options=options,
+        host=host,
+        at=at,
+        template_mode=compiled.template is not None,
+    )
     context = RequestContext(
-        template=template,
-        body=body,
+        template=draft.template,
+        body=draft.body,
         endpoint=endpoint,
-        caller_arn=(lambda: None) if endpoint is None else functools.partial(caller_arn, endpoint),
+        signing_name=signing_name,
+        target=draft.target,
+        headers=dict(draft.headers),
+        caller_arn=(lambda: None) if endpoint is None else functools.partial(host.caller_arn, endpoint),
         dry_run=dry_run,
-        caller_problem=caller_problem,
+        caller_problem=host.caller_problem,
         options=dict(options.plugin_options),
-        valid_so_far=not problems,
+        valid_so_far=not draft.problems,
     )
-    found, warnings = _plugin_checks(manager, context)
-    problems += found
+    found, warnings = _plugin_checks(host.manager, context)
+    draft.problems += found
     try:
-        body_bytes = b"" if body is None else jsonutil.dumps(body).encode("utf-8")
+        body_bytes = b"" if draft.body is None else jsonutil.dumps(draft.body).encode("utf-8")
     except ValueError as exc:
-        problems.append(Problem(field="body", message=f"cannot be sent as JSON: {exc}"))
-    if problems or endpoint is None:
-        raise RequestValidationError(problems)
-    host = urlsplit(endpoint.url).hostname or ""
-    signing_name = template.signing_name if template else host.split(".")[0].replace("-fips", "")
+        draft.problems.append(Problem(field="body", message=f"cannot be sent as JSON: {exc}"))
+    if draft.problems or endpoint is None or signing_name is None:
+        raise RequestValidationError(draft.problems)
     return PreparedRequest(
         method=compiled.task.httpRequest.method,
         url=endpoint.url,
-        headers=headers,
-        body=body,
+        headers=draft.headers,
+        body=draft.body,
         body_bytes=body_bytes,
         endpoint=endpoint,
         signing_name=signing_name,
-        template=template,
+        template=draft.template,
         task=compiled.task,
         warnings=warnings,
+        target=draft.target,
+        credentials=None if compiled.template is not None else compiled.task.credentials,
     )

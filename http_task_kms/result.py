@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import jsonutil
-from .errors import Problem
+from .errors import PreflightFailed, Problem
 from .redact import redact_headers
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "RequestShown",
     "TestRequestResult",
     "aws_error",
+    "failed_step",
     "parse_body",
+    "preflight_failure",
     "shown_request",
     "validation_failure",
     "xml_texts",
@@ -59,12 +61,18 @@ TRANSIENT_CODES = frozenset(
 
 
 class ErrorDetail(BaseModel):
-    """Why a request failed: the service's error code and message, or ours."""
+    """Why a request failed: the service's error code and message, or ours.
+
+    For a failed call made before the request (``step``: ``"GetCallerIdentity"``,
+    ``"GetKeyPolicy"``), ``statusCode`` is that call's HTTP status.
+    """
 
     code: str
     message: str
     retryable: bool = False
     problems: list[Problem] | None = None
+    step: str | None = None
+    statusCode: int | None = None
 
 
 class RequestShown(BaseModel):
@@ -75,6 +83,9 @@ class RequestShown(BaseModel):
     headers: dict[str, str]
     body: Any = None
     signed: bool = True
+    credentials: str | None = Field(
+        default=None, description="The task's saved-credentials id, as given (it never selects keys)."
+    )
 
 
 class TestRequestResult(BaseModel):
@@ -104,17 +115,33 @@ class TestRequestResult(BaseModel):
             del data["warnings"]
         if not data["bodyTruncated"]:
             del data["bodyTruncated"]
-        if data["error"] is not None and data["error"].get("problems") is None:
-            del data["error"]["problems"]
+        for name in ("problems", "step", "statusCode"):
+            if data["error"] is not None and data["error"].get(name) is None:
+                del data["error"][name]
+        if data["request"] is not None and data["request"].get("credentials") is None:
+            del data["request"]["credentials"]
         data.update(self.extra)
         return data
 
 
 def shown_request(
-    method: str, url: str, headers: Mapping[str, str], body: Any, *, signed: bool
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    signed: bool,
+    credentials: str | None = None,
 ) -> RequestShown:
     """A request safe to print: signature and session token redacted."""
-    return RequestShown(method=method, url=url, headers=redact_headers(headers), body=body, signed=signed)
+    return RequestShown(
+        method=method,
+        url=url,
+        headers=redact_headers(headers),
+        body=body,
+        signed=signed,
+        credentials=credentials,
+    )
 
 
 def parse_body(raw: bytes, content_type: str | None) -> Any:
@@ -169,4 +196,33 @@ def validation_failure(problems: list[Problem], *, request: RequestShown | None 
             message=f"{count} problem{'s' if count != 1 else ''} found; nothing was sent",
         ),
         request=request,
+    )
+
+
+def preflight_failure(failed: PreflightFailed, *, request: RequestShown | None = None) -> TestRequestResult:
+    """The result of a request not sent because a call before it failed (exit code 1)."""
+    result = TestRequestResult(
+        ok=False,
+        error=ErrorDetail(
+            code=failed.code,
+            message=failed.error_message,
+            retryable=failed.retryable,
+            step=failed.step,
+            statusCode=failed.status_code,
+        ),
+        request=request,
+    )
+    result.extra = {"sent": False}
+    return result
+
+
+def failed_step(result: TestRequestResult, step: str) -> PreflightFailed:
+    """A failed call's result as the :class:`PreflightFailed` of the request it was made for."""
+    error = result.error
+    return PreflightFailed(
+        step=step,
+        code=error.code if error else "NoAnswer",
+        message=error.message if error else f"{step} gave no usable answer",
+        retryable=error.retryable if error else False,
+        status_code=result.statusCode,
     )

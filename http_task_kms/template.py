@@ -57,6 +57,9 @@ class TaskTemplate(BaseModel):
     )
     errors: tuple[ErrorInfo, ...] = ()
     deprecated: bool = False
+    credentials_type: str = Field(
+        default="aws-sigv4", description="Which signer the operation needs (a registered credentials type)."
+    )
 
     @property
     def target(self) -> str:

@@ -12,12 +12,14 @@ connection errors and timeouts. A skew error is signed once more with the server
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -42,6 +44,8 @@ __all__ = ["MAX_BODY_BYTES", "AttemptPolicy", "Outgoing", "Transport"]
 MAX_BODY_BYTES = 1024 * 1024
 #: Longest pause between two attempts (seconds), whatever the retry policy says.
 MAX_DELAY_SECONDS = 20.0
+#: Largest clock correction taken from a server's ``Date`` (seconds): beyond it, a clock is wrong.
+MAX_CLOCK_CORRECTION_SECONDS = 86400.0
 _SKEW_CODES = frozenset(
     {
         "RequestTimeTooSkewed",
@@ -122,6 +126,29 @@ def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
+def _on_loopback(proxy: str) -> bool:
+    host = (urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _proxies(url: str) -> dict[str, str]:
+    """The environment's proxies for ``url``; for plain http only those on loopback.
+
+    A plain-http request carries the access key ID and the session token in the clear: a
+    proxy elsewhere would read them. https goes through ``HTTPS_PROXY`` by CONNECT, which
+    sees only the host name. ``NO_PROXY`` is honoured (requests applies it).
+    """
+    proxies: dict[str, str] = requests.utils.get_environ_proxies(url)
+    if urlsplit(url).scheme.lower() != "http":
+        return proxies
+    return {name: proxy for name, proxy in proxies.items() if name == "no" or _on_loopback(proxy)}
+
+
 def _server_clock_offset(headers: Mapping[str, str], now: float) -> float | None:
     date = next((v for k, v in headers.items() if k.lower() == "date"), None)
     if not date:
@@ -154,12 +181,13 @@ class Transport:
         self.session.mount("http://", HTTPAdapter(max_retries=0))
         self._sleep, self._jitter, self._wall_clock = sleep, jitter, wall_clock
         self._max_body = max_body_bytes
-        self.clock_offset = 0.0
+        #: Clock corrections by endpoint (``scheme://host:port``): each server corrects its own.
+        self.clock_offsets: dict[str, float] = {}
 
     def _settings(self, url: str) -> tuple[dict[str, str], str | bool]:
         """Proxies (HTTPS_PROXY, NO_PROXY …) and the CA bundle for ``url``, read once."""
         if url not in self._environment:
-            self._environment[url] = (requests.utils.get_environ_proxies(url), _ca_bundle())
+            self._environment[url] = (_proxies(url), _ca_bundle())
         return self._environment[url]
 
     def _attempt(
@@ -228,6 +256,7 @@ class Transport:
         started = time.perf_counter()
         attempts, skew_corrected = 0, False
         result: TestRequestResult | None = None
+        origin = _origin(out.url)
         while True:
             attempts += 1
             try:
@@ -238,7 +267,7 @@ class Transport:
                     out.body,
                     service=out.service,
                     region=out.region,
-                    clock_offset=self.clock_offset,
+                    clock_offset=self.clock_offsets.get(origin, 0.0),
                 )
             except CredentialsError as exc:
                 if result is None:
@@ -256,8 +285,10 @@ class Transport:
             result = self._result(answer, out, headers, attempts)
             if isinstance(answer, _Answer) and not result.ok and not skew_corrected and _is_skew(result):
                 offset = _server_clock_offset(answer.headers, self._wall_clock())
-                if offset is not None and abs(offset) > 60:
-                    self.clock_offset, skew_corrected = offset, True
+                if offset is not None and abs(offset) > MAX_CLOCK_CORRECTION_SECONDS:
+                    _refuse_correction(result, offset)
+                elif offset is not None and abs(offset) > 60:
+                    self.clock_offsets[origin], skew_corrected = offset, True
                     continue  # sign once more with the server's clock, as the AWS SDKs do
             retryable = result.error is not None and result.error.retryable
             if result.ok or not retryable or attempts >= policy.max_attempts:
@@ -296,6 +327,21 @@ class Transport:
             attempts=attempts,
             request=shown,
         )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def _refuse_correction(result: TestRequestResult, offset: float) -> None:
+    """A server clock more than a day off: one of the two clocks is wrong; do not follow it."""
+    if result.error is not None:
+        result.error.message += (
+            f" (the server's clock is {offset / 3600:+.1f} h from ours, more than a day: the local "
+            "clock or the server is wrong, so the request is not signed again with its time)"
+        )
+        result.error.retryable = False
 
 
 def _retryable(status: int, code: str, catalogue: Iterable[str]) -> bool:

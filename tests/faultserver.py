@@ -571,8 +571,11 @@ def verify_sigv4(received: Received, secret: str, *, url: str) -> bool:
 
 
 # -- TLS ----------------------------------------------------------------------------------------
-def self_signed_cert(directory: Path) -> tuple[Path, ssl.SSLContext]:
-    """A self-signed certificate for 127.0.0.1 / localhost: (PEM path, server SSL context)."""
+def self_signed_cert(directory: Path, names: tuple[str, ...] = ()) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 / localhost (and ``names``): (PEM path, server SSL context).
+
+    ``names`` lets a test play a hostile host that holds a valid certificate for its own name.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "http-task-kms test server")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -586,7 +589,11 @@ def self_signed_cert(directory: Path) -> tuple[Path, ssl.SSLContext]:
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in names),
+                ]
             ),
             critical=False,
         )

@@ -410,7 +410,8 @@ def test_delays_are_capped_and_jitter_stays_within_bounds(server):
 def test_zero_interval_from_the_task_means_no_wait(server):
     server.default = throttle()
     transport = Transport()  # the real sleep: must not wait at all
-    client = Client(Options(region="us-east-1"), signer=signer_for(ACCESS_KEY, SECRET), transport=transport)
+    options = Options(region="us-east-1", endpoint_url=server.url)
+    client = Client(options, signer=signer_for(ACCESS_KEY, SECRET), transport=transport)
     started = time.monotonic()
     result = client.test_task(task_for(server.url, interval=0, attempts=5), {})
     assert result.attempts == 5
@@ -447,6 +448,8 @@ def _task_args(tmp_path: Path, url: str, *, attempts: int = 2) -> list[str]:
         str(tmp_path / "input.json"),
         "--region",
         "us-east-1",
+        "--endpoint-url",  # the operator's endpoint: a task URL on loopback gets nothing otherwise
+        url,
         "--read-timeout",
         "0.3",
         "--connect-timeout",

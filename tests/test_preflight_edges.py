@@ -81,7 +81,9 @@ def test_test_request_looks_the_caller_up_at_the_same_endpoint(input_file: str, 
     assert len(actions) == 2
 
 
-def test_unknown_caller_blocks_test_request_and_sends_nothing_more(input_file: str, tmp_path: Path) -> None:
+def test_a_failed_caller_lookup_blocks_test_request_and_sends_nothing_more(
+    input_file: str, tmp_path: Path
+) -> None:
     with FaultServer(default=aws_error("AccessDenied", "no", status=403)) as server:
         code, result, _ = _cli(
             "test-request",
@@ -96,10 +98,10 @@ def test_unknown_caller_blocks_test_request_and_sends_nothing_more(input_file: s
             "1",
         )
         targets = [r.header("X-Amz-Target") for r in server.received]
-    assert code == 2
-    problems = result["error"]["problems"]
-    assert [p["field"] for p in problems] == ["caller-arn"]
-    assert "LOCKOUT_NOT_CHECKED" in problems[0]["message"]
+    assert code == 1  # a request was sent (sts:GetCallerIdentity) and failed: not bad input
+    assert result["error"]["step"] == "GetCallerIdentity"
+    assert result["error"]["code"] == "AccessDenied"
+    assert result["statusCode"] is None
     assert "TrentService.PutKeyPolicy" not in targets
     assert "TrentService.GetKeyPolicy" not in targets
 
@@ -156,7 +158,7 @@ def test_bad_header_values_are_refused_before_sending(tmp_path: Path, value: str
     task = {
         "type": "Http",
         "httpRequest": {
-            "url": "http://127.0.0.1:9/",
+            "url": "https://kms.us-east-1.amazonaws.com/",
             "method": "POST",
             "body": {},
             "headers": {"X-Amz-Target": "TrentService.ListKeys", "X-Note": "${$.note}"},
@@ -170,7 +172,7 @@ def test_bad_header_values_are_refused_before_sending(tmp_path: Path, value: str
         write_json(tmp_path / "in.json", {"note": value, "region": "us-east-1"}),
     )
     assert code == 2
-    assert result["error"]["problems"] == [{"field": "headers.X-Note", "message": expected}]
+    assert result["error"]["problems"] == [{"field": "httpRequest.headers.X-Note", "message": expected}]
 
 
 def test_a_task_url_in_another_region_than_the_region_parameter_is_an_error(tmp_path: Path) -> None:

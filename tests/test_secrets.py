@@ -146,7 +146,16 @@ CASES = [
     Case(
         "render-task",
         "render",
-        lambda s: ["render", "--task", s.task(s.fault_url), "--input", s.put_input(), *_common(s)],
+        lambda s: [
+            "render",
+            "--task",
+            s.task(s.fault_url),
+            "--input",
+            s.put_input(),
+            "--endpoint-url",  # a task URL on loopback gets credentials only as the operator's endpoint
+            s.fault_url,
+            *_common(s),
+        ],
         0,
     ),
     Case(
@@ -167,7 +176,16 @@ CASES = [
     Case(
         "test-request-task-fault",
         "test-request",
-        lambda s: ["test-request", "--task", s.task(s.fault_url), "--input", s.put_input(), *_send(s)],
+        lambda s: [
+            "test-request",
+            "--task",
+            s.task(s.fault_url),
+            "--input",
+            s.put_input(),
+            "--endpoint-url",
+            s.fault_url,
+            *_send(s),
+        ],
         1,
         sends_to="fault",
     ),
@@ -189,7 +207,16 @@ CASES = [
     Case(
         "test-request-task-moto",
         "test-request",
-        lambda s: ["test-request", "--task", s.task(s.kms_url), "--input", s.put_input(), *_send(s)],
+        lambda s: [
+            "test-request",
+            "--task",
+            s.task(s.kms_url),
+            "--input",
+            s.put_input(),
+            "--endpoint-url",
+            s.kms_url,
+            *_send(s),
+        ],
         1,
         sends_to="moto",
     ),

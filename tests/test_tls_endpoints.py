@@ -261,7 +261,7 @@ def test_task_url_over_https_with_self_signed_cert_is_refused(https):
         }
     )
     client = Client(
-        Options(region="us-east-1"),
+        Options(region="us-east-1", endpoint_url=https.url),  # the operator's endpoint, so it is tried
         signer=signer_for(ACCESS_KEY, SECRET),
         transport=Transport(sleep=lambda _: None),
     )

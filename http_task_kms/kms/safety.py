@@ -23,7 +23,7 @@ import platformdirs
 
 from .. import jsonutil
 from ..errors import Problem
-from ..result import ErrorDetail, TestRequestResult, validation_failure
+from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
 from .policy_diff import diff_policies
 from .policy_lint import lint_policy
 
@@ -121,26 +121,37 @@ def send_with_principal_wait(
         delay = min(delay * 2, 15.0)
 
 
+def _read_current(request: PreparedRequest, client: Client) -> TestRequestResult:
+    """GetKeyPolicy for the key, with this plugin's own template, at the request's endpoint."""
+    from .plugin import own_template  # noqa: PLC0415 - the plugin module imports this one lazily
+
+    key = {"KeyId": request.body["KeyId"], "PolicyName": "default"}
+    return client.call(own_template("kms.GetKeyPolicy"), key, like=request)
+
+
+def _unread(current: TestRequestResult) -> TestRequestResult:
+    """The result when the current policy could not be read: that call's error, nothing sent."""
+    failed = failed_step(current, "GetKeyPolicy")
+    failed.error_message = (
+        f"could not read the current key policy to back it up ({failed.error_message}); nothing was "
+        "changed. Pass --force to send PutKeyPolicy without a backup"
+    )
+    result = preflight_failure(failed, request=current.request)
+    result.attempts = current.attempts
+    result.extra = {"changed": None, "sent": False}
+    return result
+
+
 def put_key_policy_safely(request: PreparedRequest, client: Client) -> TestRequestResult:
     """Read, diff and back up the current policy, then send PutKeyPolicy (unless unchanged)."""
     body: dict[str, Any] = request.body
     options = client.options.plugin_options
     force = bool(options.get("force"))
-    current = client.call("kms.GetKeyPolicy", {"KeyId": body["KeyId"], "PolicyName": "default"}, like=request)
+    current = _read_current(request, client)
     previous = current.body.get("Policy") if current.ok and isinstance(current.body, dict) else None
     if not isinstance(previous, str):
         if not force:
-            reason = current.error.message if current.error else "GetKeyPolicy returned no policy"
-            code = current.error.code if current.error else "NoPolicy"
-            current.error = ErrorDetail(
-                code=code,
-                retryable=current.error.retryable if current.error else False,
-                message=f"could not read the current key policy to back it up ({reason}); nothing was "
-                "changed. Pass --force to send PutKeyPolicy without a backup",
-            )
-            current.ok = False
-            current.extra = {"changed": None, "step": "GetKeyPolicy"}
-            return current
+            return _unread(current)
         result = send_with_principal_wait(
             client, request, wait_seconds=float(options.get("principal_wait", 120))
         )
