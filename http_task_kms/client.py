@@ -48,11 +48,9 @@ class Client:
         self.options = options or Options()
         self.manager = manager or get_plugin_manager()
         self.registry: Registry = get_registry(spec, manager=self.manager)
-        # Operations are matched by what goes on the wire: the --spec document's and the plugins'.
-        plugin_templates = (
-            list(self.registry) if spec is None else [*self.registry, *get_registry(manager=self.manager)]
-        )
-        self.operations = Operations(plugin_templates)
+        # Operations are matched by what goes on the wire: the plugins' and the --spec document's.
+        plugins = self.registry if spec is None else get_registry(manager=self.manager)
+        self.operations = Operations(plugins, preferred=self.registry if spec is not None else ())
         self.transport = transport or Transport()
         self._credentials = AwsCredentials(profile=self.options.profile)
         self._signers: dict[str, Signer] = {}

@@ -44,14 +44,26 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class Operations:
-    """Every known operation, by its exact ``X-Amz-Target``; templates earlier in the list win."""
+    """Every known operation, by its exact ``X-Amz-Target``.
 
-    def __init__(self, templates: Iterable[TaskTemplate]) -> None:
+    ``trusted`` are the installed plugins' templates: their spelling of a target is the
+    right one. ``preferred`` (a ``--spec`` document's) win for a target they spell the same
+    way — a newer description of the same operation — but a target of theirs that only
+    respells a trusted one, or has surrounding whitespace, is not an operation: it is how a
+    hostile document would escape the checks.
+    """
+
+    def __init__(self, trusted: Iterable[TaskTemplate], preferred: Iterable[TaskTemplate] = ()) -> None:
+        trusted = list(trusted)
+        spelled = {_fold(t.target): t.target for t in trusted}
         self._by_target: dict[str, TaskTemplate] = {}
-        for template in templates:
-            self._by_target.setdefault(template.target, template)
-        self._folded = {_fold(target): target for target in self._by_target}
-        self.services = frozenset(t.signing_name for t in self._by_target.values())
+        for template in [*preferred, *trusted]:
+            target = template.target
+            if target != target.strip() or spelled.setdefault(_fold(target), target) != target:
+                continue
+            self._by_target.setdefault(target, template)
+        self._folded = spelled
+        self.services = frozenset(t.signing_name for t in [*self._by_target.values(), *trusted])
 
     def template(self, target: str | None) -> TaskTemplate | None:
         """The template of exactly this target."""
@@ -60,7 +72,9 @@ class Operations:
     def respelled(self, target: str) -> str | None:
         """The known target that ``target`` spells with other case or surrounding whitespace."""
         known = self._folded.get(_fold(target))
-        return known if known is not None and known != target else None
+        if known is not None and known != target:
+            return known
+        return target.strip() if target != target.strip() else None
 
 
 def _fold(target: str) -> str:

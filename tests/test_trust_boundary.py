@@ -638,3 +638,24 @@ def test_rollback_to_the_recorded_endpoint_shows_key_and_region(tmp_path: Path) 
     assert targets == ["TrentService.GetKeyPolicy", "TrentService.PutKeyPolicy"]
     assert result["keyId"] == KEY_ID
     assert result["region"] == "us-east-1"
+
+
+@pytest.mark.parametrize("target", ["TrentService.PutKeyPolicy ", "trentservice.PutKeyPolicy"])
+def test_a_spec_document_cannot_make_a_respelling_an_operation(
+    server: FaultServer, tmp_path: Path, target: str
+) -> None:
+    """A --spec whose PutKeyPolicy is spelled another way is refused in template mode too."""
+    from http_task_kms import Client
+
+    document = yaml_free_kms_document(Client().registry)
+    path = document["paths"].pop("/#X-Amz-Target=TrentService.PutKeyPolicy")
+    path["post"]["parameters"][0]["schema"]["enum"] = [target]
+    document["paths"][f"/#X-Amz-Target={target}"] = path
+    spec = write_json(tmp_path / "spec.json", document)
+    params = write_json(tmp_path / "in.json", put_input())
+    code, result = cli(
+        "test-request", "kms.PutKeyPolicy", "--spec", spec, "--input", params, "--endpoint-url", server.url
+    )
+    assert code == 2, result
+    assert [p["field"] for p in result["error"]["problems"]] == ["httpRequest.headers.X-Amz-Target"]
+    assert server.received == []
