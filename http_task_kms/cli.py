@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -19,6 +20,7 @@ from .client import Client
 from .errors import (
     CredentialsError,
     HttpTaskError,
+    Interrupted,
     Problem,
     RequestValidationError,
     SpecError,
@@ -357,10 +359,38 @@ _ERROR_FIELDS: dict[type[HttpTaskError], str] = {
 }
 
 
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def _interrupted(exc: Interrupted) -> NoReturn:
+    """One JSON result for a command stopped by a signal; exit 128 + the signal's number."""
+    click.echo(f"interrupted by {exc.signal_name}", err=True)
+    result = TestRequestResult(
+        ok=False,
+        error=ErrorDetail(
+            code="Interrupted",
+            message=f"interrupted by {exc.signal_name}: a request may have reached the service or not; "
+            "check the resource's state before running it again",
+        ),
+    )
+    result.extra = {"outcome": "unknown", "backupFile": None, **exc.details}
+    _emit(result.to_json())
+    sys.exit(128 + exc.signal_number)
+
+
 def run() -> None:
-    """Entry point: every outcome is one JSON document on stdout and an exit code, never a traceback."""
+    """Entry point: every outcome is one JSON document on stdout and an exit code, never a traceback.
+
+    SIGINT and SIGTERM end the command with one JSON result too (``error.code`` ``Interrupted``,
+    ``outcome`` ``unknown``) and exit 130 / 143.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupted)
     try:
         main(standalone_mode=False)
+    except Interrupted as exc:
+        _interrupted(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:

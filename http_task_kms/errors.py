@@ -14,6 +14,9 @@
     └── PreflightFailed                a call made before the request (sts:GetCallerIdentity,
                                        GetKeyPolicy) failed; ``step`` names it, the rest is its error
 
+    Interrupted (BaseException)        SIGINT or SIGTERM arrived; ``details`` holds what a result
+                                       must still say (e.g. the backup written before the send)
+
 Errors caused by bad input also subclass :class:`ValueError`. Network and AWS failures are
 not exceptions: they become a structured :class:`~http_task_kms.result.TestRequestResult`.
 """
@@ -26,6 +29,7 @@ __all__ = [
     "CredentialsError",
     "DestinationRefused",
     "HttpTaskError",
+    "Interrupted",
     "PreflightFailed",
     "Problem",
     "RequestValidationError",
@@ -94,3 +98,16 @@ class PreflightFailed(HttpTaskError):
         self.step, self.code, self.error_message = step, code, message
         self.retryable, self.status_code = retryable, status_code
         super().__init__(f"{step} failed: {code}: {message}")
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM during a command (a BaseException, so that nothing swallows it).
+
+    Code that knows something the final result must say — the backup file written before a
+    send — adds it to ``details`` and lets the exception go on.
+    """
+
+    def __init__(self, signal_number: int, signal_name: str) -> None:
+        self.signal_number, self.signal_name = signal_number, signal_name
+        self.details: dict[str, object] = {}
+        super().__init__(f"interrupted by {signal_name}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from .. import jsonutil
-from ..errors import Problem
+from ..errors import Interrupted, Problem
 from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
 from .policy_diff import diff_policies
 from .policy_lint import lint_policy
@@ -51,7 +51,11 @@ def _safe(text: str) -> str:
 
 
 def write_backup(directory: Path, *, key_id: str, region: str, policy: str, endpoint: str) -> Path:
-    """Write the previous policy to a new file (0600) named for key, Region and UTC time."""
+    """Write the previous policy to a new file (0600) named for key, Region and UTC time.
+
+    The file appears whole or not at all: it is written under a temporary name, flushed to
+    disk, then renamed; if anything fails, nothing is left behind.
+    """
     now = datetime.datetime.now(datetime.timezone.utc)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / f"{_safe(key_id.rsplit('/', 1)[-1])}_{_safe(region)}_{now:%Y%m%dT%H%M%S%fZ}.json"
@@ -64,11 +68,36 @@ def write_backup(directory: Path, *, key_id: str, region: str, policy: str, endp
         "savedAt": now.isoformat(timespec="seconds"),
         "policy": policy,
     }
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
+    text = json.dumps(document, indent=2) + "\n"
+    temporary = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            raise FileExistsError(17, "a backup of that name already exists", str(path))
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_directory(directory)
     return path
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable (where the platform can)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def read_backup(path: str | Path) -> dict[str, Any]:
@@ -198,7 +227,13 @@ def put_key_policy_safely(request: PreparedRequest, client: Client) -> TestReque
         )
         refused.extra = {**extra, "sent": False}
         return refused
-    result = send_with_principal_wait(client, request, wait_seconds=float(options.get("principal_wait", 120)))
+    try:
+        result = send_with_principal_wait(
+            client, request, wait_seconds=float(options.get("principal_wait", 120))
+        )
+    except Interrupted as interrupted:
+        interrupted.details.update({"backupFile": str(backup), "previousPolicy": extra["previousPolicy"]})
+        raise
     result.extra = {**extra, "sent": True, "backupFile": str(backup)}
     return result
 
