@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
+from .deadline import DeadlineAdapter
 from .errors import CredentialsError
 from .redact import redact_headers, redact_text, redact_value
 from .result import (
@@ -177,8 +177,10 @@ class Transport:
         # does by default; this also keeps ~/.netrc credentials out of our requests.
         self.session.trust_env = False
         self._environment: dict[str, tuple[dict[str, str], str | bool]] = {}
-        self.session.mount("https://", HTTPAdapter(max_retries=0))
-        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        # Each attempt has a deadline: connect by the connect timeout, the whole response by the
+        # read timeout (not only each read of it).
+        self.session.mount("https://", DeadlineAdapter(max_retries=0))
+        self.session.mount("http://", DeadlineAdapter(max_retries=0))
         self._sleep, self._jitter, self._wall_clock = sleep, jitter, wall_clock
         self._max_body = max_body_bytes
         #: Clock corrections by endpoint (``scheme://host:port``): each server corrects its own.

@@ -6,22 +6,27 @@ the queue is empty the ``default`` behaviour answers) and reads back every reque
 received (:attr:`FaultServer.received`), headers and body included.
 
 Behaviours: :func:`ok`, :func:`aws_error`, :func:`throttle`, :func:`server_error`,
-:func:`html`, :func:`reset`, :func:`stall`, :func:`stall_body`, :func:`truncated`,
-:func:`large`, :func:`gzip_bomb`, :func:`redirect`, :func:`skewed`, :func:`echo_secrets`,
-:func:`by_target` (answer by operation) and :func:`check` (answer by a predicate over the
-request). :meth:`FaultServer.throttle_above`
-throttles every request over a rate, before the queue is consulted.
+:func:`html`, :func:`reset`, :func:`stall`, :func:`stall_body`, :func:`trickle_headers`,
+:func:`trickle_body`, :func:`truncated`, :func:`large`, :func:`gzip_bomb`, :func:`redirect`,
+:func:`skewed`, :func:`echo_secrets`, :func:`by_target` (answer by operation) and
+:func:`check` (answer by a predicate over the request). :meth:`FaultServer.throttle_above`
+throttles every request over a rate, before the queue is consulted. A ``CONNECT`` request
+(a client using the server as its proxy) is answered by the behaviours too.
 
 Bounded: at most ``max_requests`` requests are answered (later ones are reset), stalls end
 when the server stops, and the server stops by itself after ``lifetime`` seconds.
 
-Also here: :func:`verify_sigv4` (an independent SigV4 check of a received request),
+Also here: :func:`full_backlog` (a port whose connects stall), :func:`silent_listener` (a
+port that accepts and never speaks: a stalled TLS handshake), :class:`TrickleRelay` (a TCP
+relay that passes the server's bytes on one at a time: a trickled TLS handshake),
+:func:`verify_sigv4` (an independent SigV4 check of a received request),
 :func:`self_signed_cert` (a certificate for an https server, made at test time) and
 :func:`loopback_only` (a guard that fails a test trying to reach anything but loopback).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import gzip
@@ -35,7 +40,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,10 +57,12 @@ __all__ = [
     "REFUSED",
     "FaultServer",
     "Received",
+    "TrickleRelay",
     "aws_error",
     "by_target",
     "check",
     "echo_secrets",
+    "full_backlog",
     "gzip_bomb",
     "html",
     "large",
@@ -65,10 +72,13 @@ __all__ = [
     "reset",
     "self_signed_cert",
     "server_error",
+    "silent_listener",
     "skewed",
     "stall",
     "stall_body",
     "throttle",
+    "trickle_body",
+    "trickle_headers",
     "truncated",
     "verify_sigv4",
 ]
@@ -83,6 +93,7 @@ class Received:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     at: float
+    client_port: int = 0  # the client's side of the connection: one port, one connection
 
     def header(self, name: str) -> str | None:
         """The value of a header (case-insensitive), or None."""
@@ -152,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=tuple((k, v) for k, v in self.headers.items()),
             body=body,
             at=time.time(),
+            client_port=int(self.client_address[1]),
         )
         behaviour = self.server.owner.next_behaviour(received)
         try:
@@ -159,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client went away (after a cap, a timeout...)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_CONNECT = _serve
 
     # -- helpers for behaviours -------------------------------------------------------------
     def answer(
@@ -407,6 +419,43 @@ def stall_body(seconds: float = 3.0) -> Behaviour:
     return behave
 
 
+def _trickle(handler: _Handler, pieces: Iterator[bytes], interval: float) -> None:
+    """Write one piece per ``interval`` until they run out, the client goes or the server stops."""
+    owner = handler.server.owner
+    for piece in pieces:
+        if owner.stopping.wait(interval):
+            break
+        handler.wfile.write(piece)  # unbuffered: one piece, one segment (TCP_NODELAY)
+    handler.close_connection = True
+
+
+def trickle_headers(interval: float = 0.1, *, lines: int = 10_000) -> Behaviour:
+    """The status line, then one header line per ``interval``, never the blank line that ends them.
+
+    Each line comes well within any read timeout, so only a deadline for the whole response
+    ends the wait. As an answer to ``CONNECT``, a proxy that trickles its answer.
+    """
+
+    def behave(handler: _Handler, _: Received) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        _trickle(handler, (b"X-Trickle-%d: x\r\n" % n for n in range(lines)), interval)
+
+    return behave
+
+
+def trickle_body(interval: float = 0.1, *, body: bytes = b" " * 10_000) -> Behaviour:
+    """Status line and headers (``Content-Length``) at once, then one byte of ``body`` per ``interval``."""
+
+    def behave(handler: _Handler, _: Received) -> None:
+        handler.send_response_only(200)
+        handler.send_header("Content-Type", "application/x-amz-json-1.1")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        _trickle(handler, (body[n : n + 1] for n in range(len(body))), interval)
+
+    return behave
+
+
 def truncated(declared: int = 1000, sent: bytes = b'{"KeyMetadata": {"KeyId": "12') -> Behaviour:
     """Declare ``Content-Length: declared`` but send only ``sent``, then close."""
 
@@ -529,6 +578,117 @@ def check(predicate: Callable[[Received], bool], then: Behaviour, otherwise: Beh
         (then if predicate(received) else otherwise)(handler, received)
 
     return behave
+
+
+# -- connections that stall or trickle before HTTP begins ---------------------------------------
+@contextlib.contextmanager
+def full_backlog() -> Iterator[str]:
+    """An ``http://127.0.0.1:port/`` URL whose listener never accepts and whose backlog is full.
+
+    A connect to it gets no SYN-ACK: it stalls until the client's connect timeout.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):  # fill the accept queue: later SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+@contextlib.contextmanager
+def silent_listener(scheme: str = "https") -> Iterator[str]:
+    """A ``scheme://127.0.0.1:port/`` URL that accepts connections (the kernel does) and never speaks.
+
+    TCP connects at once; a TLS handshake then waits for a ServerHello that never comes.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        listener.close()
+
+
+class TrickleRelay:
+    """A TCP relay on 127.0.0.1 to ``target`` that passes the target's bytes on one per ``interval``.
+
+    In front of an https :class:`FaultServer` the TLS handshake itself trickles (each byte
+    well within any read timeout). The client's bytes go through at once. Bounded: it stops
+    by itself after ``lifetime`` seconds; use as a context manager.
+    """
+
+    def __init__(self, target: str, *, interval: float = 0.05, lifetime: float = 10.0) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 443)
+        self.interval = interval
+        self.stopping = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.05)
+        self.url = f"{parts.scheme}://127.0.0.1:{self._listener.getsockname()[1]}/"
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._timer = threading.Timer(lifetime, self.stopping.set)
+        self._timer.daemon = True
+
+    def __enter__(self) -> TrickleRelay:
+        self._threads[0].start()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._timer.cancel()
+        for thread in list(self._threads):
+            thread.join(timeout=2)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection(self.target, timeout=2)
+            for source, sink, step in ((client, upstream, 65536), (upstream, client, 1)):
+                thread = threading.Thread(target=self._pump, args=(source, sink, step), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, step: int) -> None:
+        source.settimeout(0.05)
+        pending = b""
+        try:
+            while not self.stopping.is_set():
+                if not pending:
+                    try:
+                        pending = source.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not pending:
+                        break
+                sink.sendall(pending[:step])
+                pending = pending[step:]
+                if step == 1 and self.stopping.wait(self.interval):
+                    break
+        except OSError:
+            pass  # either side went away
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
 
 
 # -- SigV4, independently of botocore -----------------------------------------------------------
