@@ -1,10 +1,16 @@
 """Keep secrets out of results, logs and files.
 
 Three kinds of secret exist here: the secret access key, the session token and the
-request signature. :func:`redact_headers` masks them in a request shown to the user; a
-logging filter (installed by :func:`install_log_filter` in the LogRecord factory) scrubs
-every log record when it is created, whatever the logger (botocore's signer logs the
-canonical request, session token included) and the level.
+request signature. :mod:`http_task_kms.signing` registers each (:func:`register`,
+:func:`register_authorization`); :func:`redact_text` masks them in every form they may
+come back in (upper-case, percent-encoded, JSON- or repr-escaped, or cut in two where a
+text was cut: see :mod:`http_task_kms.secretforms`), and masks the values this process
+never registered that are named as secrets (``Signature=<hex>``, ``X-Amz-Security-Token:
+…``, ``SecretAccessKey …``: an access key created through an API, in a response body
+that botocore logs at DEBUG). :func:`redact_headers` masks a request or response's
+headers, names included. A logging filter (installed by :func:`install_log_filter` in
+the LogRecord factory) scrubs every log record when it is created, whatever the logger
+(botocore's signer logs the canonical request, session token included) and the level.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
+
+from .secretforms import MIN_SECRET_LENGTH, SecretSet, Span, lower
 
 __all__ = [
     "REDACTED",
@@ -23,48 +31,86 @@ __all__ = [
     "redact_value",
     "register",
     "register_authorization",
+    "register_signature",
+    "registered",
 ]
 
 REDACTED: Final = "<redacted>"
-_SIGNATURE = re.compile(r"(Signature[=:]\s*)[0-9a-fA-F]{16,}")
-_TOKEN_LINE = re.compile(r"(x-amz-security-token[:=]\s*)[^\s,&]+", re.IGNORECASE)
-# Secrets this process never registered: e.g. an access key created through an API
-# (IAM CreateAccessKey, STS AssumeRole), in a response body that botocore logs at DEBUG.
-_NAMED_SECRET = re.compile(
-    r"(?P<name>(?:SecretAccessKey|SessionToken|secret_?access_?key|session_?token|security_?token)"
-    r"""(?:\s*>\s*|["']?\s*[:=]\s*["']?|\s+))(?P<value>[A-Za-z0-9/+=]{16,})""",
-    re.IGNORECASE,
+# Matched on the lower-cased text; the group "value" is masked.
+_IS = r"""(?:["']?\s*[=:]\s*["']?|%3d|%3a|%253d|%253a|\\u003d)"""
+_NAMED: Final = (
+    re.compile(r"signature" + _IS + r"(?P<value>[0-9a-f]{16,})"),
+    re.compile(r"x-amz-security-token" + _IS + r"""(?P<value>[^\s,&"'<>]+)"""),
+    re.compile(
+        r"s(?:ecret_?access_?key|ession_?token|ecurity_?token)"
+        r"""(?:\s*>\s*|["']?\s*[:=]\s*["']?|\s+)"""
+        r"(?P<value>(?:[a-z0-9/+=]|%[0-9a-f]{2}|\\/|\\u00[0-9a-f]{2}){16,})"
+    ),
 )
+_AUTHORIZATION_SIGNATURE = re.compile(r"Signature=([0-9a-fA-F]{16,})")
+_HEX = re.compile(r"[0-9a-f]+")
 _SECRET_HEADERS = frozenset({"x-amz-security-token"})
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_registry = SecretSet()
 
 
 def register(*secrets: str | None) -> None:
-    """Remember values that must never be printed (secret keys, tokens)."""
-    with _lock:
-        _secrets.update(s for s in secrets if s and len(s) >= 4)
+    """Remember values that must never be printed (secret keys, tokens).
+
+    Surrounding white space is dropped (a token read with a trailing ``\\r`` is masked in
+    a message that prints it escaped); values shorter than
+    :data:`~http_task_kms.secretforms.MIN_SECRET_LENGTH` are ignored.
+    """
+    for secret in secrets:
+        value = (secret or "").strip()
+        if len(value) >= MIN_SECRET_LENGTH:
+            _registry.add_secret(value)
+
+
+def register_signature(signature: str) -> None:
+    """Remember a request signature (hex); only the most recent ones are kept."""
+    value = signature.strip().lower()
+    if len(value) >= MIN_SECRET_LENGTH and _HEX.fullmatch(value):
+        _registry.add_signature(value)
 
 
 def register_authorization(header: str) -> None:
     """Remember the signature inside an Authorization header."""
-    match = re.search(r"Signature=([0-9a-fA-F]+)", header)
+    match = _AUTHORIZATION_SIGNATURE.search(header)
     if match:
-        register(match.group(1))
+        register_signature(match.group(1))
+
+
+def registered() -> tuple[int, int]:
+    """How many (secrets, signatures) are remembered: both bounded."""
+    return _registry.sizes()
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every known secret, signature and session token masked."""
-    text = _SIGNATURE.sub(r"\1" + REDACTED, text)
-    text = _TOKEN_LINE.sub(r"\1" + REDACTED, text)
-    text = _NAMED_SECRET.sub(r"\g<name>" + REDACTED, text)
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every known secret, signature and session token masked, in any form."""
+    if not text:
+        return text
+    low = lower(text)
+    spans = [m.span("value") for pattern in _NAMED for m in pattern.finditer(low)]
+    spans.extend(_registry.spans(low))
+    return _masked(text, spans) if spans else text
+
+
+def _masked(text: str, spans: Iterable[Span]) -> str:
+    """``text`` with each span replaced by REDACTED (overlapping or touching spans merged)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, done = [], 0
+    for start, end in merged:
+        parts += [text[done:start], REDACTED]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def redact_value(value: Any) -> Any:
@@ -79,15 +125,12 @@ def redact_value(value: Any) -> Any:
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers safe to show: the signature and session token masked."""
-    shown = {}
+    """Headers safe to show: secrets masked in names and values; the session token's value."""
+    shown: dict[str, str] = {}
     for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS:
-            shown[name] = REDACTED
-        elif name.lower() == "authorization":
-            shown[name] = _SIGNATURE.sub(r"\1" + REDACTED, value)
-        else:
-            shown[name] = redact_text(value)
+        key = redact_text(name)
+        text = REDACTED if name.strip().lower() in _SECRET_HEADERS else redact_text(value)
+        shown[key] = f"{shown[key]}, {text}" if key in shown else text  # two names masked alike
     return shown
 
 

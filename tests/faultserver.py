@@ -8,10 +8,11 @@ received (:attr:`FaultServer.received`), headers and body included.
 Behaviours: :func:`ok`, :func:`aws_error`, :func:`throttle`, :func:`server_error`,
 :func:`html`, :func:`reset`, :func:`stall`, :func:`stall_body`, :func:`trickle_headers`,
 :func:`trickle_body`, :func:`truncated`, :func:`large`, :func:`gzip_bomb`, :func:`redirect`,
-:func:`skewed`, :func:`echo_secrets`, :func:`by_target` (answer by operation) and
-:func:`check` (answer by a predicate over the request). :meth:`FaultServer.throttle_above`
-throttles every request over a rate, before the queue is consulted. A ``CONNECT`` request
-(a client using the server as its proxy) is answered by the behaviours too.
+:func:`skewed`, :func:`echo_secrets`, :func:`echo_form` (one secret echoed in one disguise),
+:func:`by_target` (answer by operation) and :func:`check` (answer by a predicate over the
+request). :meth:`FaultServer.throttle_above` throttles every request over a rate, before
+the queue is consulted. A ``CONNECT`` request (a client using the server as its proxy) is
+answered by the behaviours too.
 
 Bounded: at most ``max_requests`` requests are answered (later ones are reset), stalls end
 when the server stops, and the server stops by itself after ``lifetime`` seconds.
@@ -34,11 +35,13 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import struct
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,6 +57,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "ECHO_FORMS",
     "REFUSED",
     "FaultServer",
     "Received",
@@ -61,6 +65,7 @@ __all__ = [
     "aws_error",
     "by_target",
     "check",
+    "echo_form",
     "echo_secrets",
     "full_backlog",
     "gzip_bomb",
@@ -181,9 +186,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         *,
         date: float | None = None,
+        reason: str | None = None,
     ) -> None:
         """Send a whole response (the Date header from ``date``, else the real clock)."""
-        self.send_response_only(status)
+        self.send_response_only(status, reason)
         all_headers = {
             "Date": email.utils.formatdate(time.time() if date is None else date, usegmt=True),
             "Content-Length": str(len(body)),
@@ -534,29 +540,71 @@ def echo_secrets(status: int = 403) -> Behaviour:
     """A hostile or verbose server: echoes the Authorization and token headers in body and headers.
 
     Like AWS's SignatureDoesNotMatch, whose message quotes the canonical request (with the
-    session token in it).
+    session token in it). Also the signature upper-cased, and the token as a header's name.
     """
 
     def behave(handler: _Handler, received: Received) -> None:
         canonical = "\n".join(f"{k.lower()}:{v}" for k, v in received.headers)
+        token = received.header("X-Amz-Security-Token")
         payload = json.dumps(
             {
                 "__type": "SignatureDoesNotMatch",
                 "message": "The request signature we calculated does not match the signature you "
                 f"provided. The Canonical String for this request should have been '{canonical}'",
                 "Authorization": received.header("Authorization"),
-                "nested": [{"token": received.header("X-Amz-Security-Token")}],
+                "nested": [{"token": token}, {"upper": (received.signature or "").upper()}],
             }
         ).encode()
-        handler.answer(
-            status,
-            payload,
-            {
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Echo-Authorization": received.header("Authorization") or "",
-                "X-Echo-Token": received.header("X-Amz-Security-Token") or "",
-            },
-        )
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Echo-Authorization": received.header("Authorization") or "",
+            "X-Echo-Token": token or "",
+        }
+        if token:
+            headers[token] = "echoed"
+        handler.answer(status, payload, headers)
+
+    return behave
+
+
+ECHO_FORMS = ("header-name", "reason", "json-escaped", "percent-encoded", "upper-case", "cut-by-cap")
+
+
+def echo_form(form: str, *, secret: str = "token", cap: int = 1024 * 1024) -> Behaviour:
+    """Echo the session token (``secret="token"``) or the signature (``"signature"``) in one form.
+
+    ``form`` is one of :data:`ECHO_FORMS`: as a response header's name; in the reason
+    phrase; JSON-escaped inside a JSON string (``\\/`` as PHP writes it, ``\\u002B`` as
+    .NET does); percent-encoded (upper- and lower-case hex); upper-cased; or at the end
+    of a body that a ``cap``-byte limit cuts 30 characters into the secret.
+    """
+
+    def behave(handler: _Handler, received: Received) -> None:
+        value = (received.header("X-Amz-Security-Token") if secret == "token" else received.signature) or ""
+        status, reason, headers = 403, None, {"Content-Type": "application/x-amz-json-1.1"}
+        message = "denied"
+        if form == "header-name":
+            headers[value] = "echoed"
+        elif form == "reason":
+            reason = f"Denied for {value}"
+        elif form == "json-escaped":
+            php = value.replace("/", "\\/")
+            dotnet = "".join(f"\\u{ord(c):04X}" if c in "+/=" else c for c in value)
+            message = f'{{"echo": "{php}", "again": "{dotnet}"}}'
+        elif form == "percent-encoded":
+            upper = urllib.parse.quote(value, safe="")
+            lower = re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), upper)
+            message = f"see https://example.invalid/?t={upper} or ?t={lower}"
+        elif form == "upper-case":
+            message = f"expected {value.upper()}"
+        elif form == "cut-by-cap":
+            body = b"x" * (cap - 30) + value.encode() + b" and the rest"
+            handler.answer(status, body, {"Content-Type": "text/plain"})
+            return
+        else:
+            raise ValueError(f"unknown echo form {form!r}")
+        payload = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+        handler.answer(status, payload, headers, reason=reason)
 
     return behave
 

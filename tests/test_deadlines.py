@@ -141,7 +141,18 @@ def test_cli_trickled_response_is_exit_1_read_timeout_within_two_deadlines(
     args = ["test-request", "--task", str(tmp_path / "task.json"), "--input", str(tmp_path / "input.json")]
     started = time.monotonic()
     outcome = CliRunner().invoke(
-        main, [*args, "--region", "us-east-1", "--read-timeout", "1", "--max-attempts", "2"]
+        main,
+        [
+            *args,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            server.url,
+            "--read-timeout",
+            "1",
+            "--max-attempts",
+            "2",
+        ],
     )
     took = time.monotonic() - started
     assert outcome.exception is None or isinstance(outcome.exception, SystemExit), outcome.exception

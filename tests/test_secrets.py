@@ -42,7 +42,7 @@ SECRET = "SECRETsecretSECRETsecret0123456789abcdef"
 TOKEN = "TOKENtokenTOKENtoken" + "sessionTOKENsession0123456789" * 4 + "ENDofTOKEN"
 CALLER = "arn:aws:iam::123456789012:user/sweeper"
 #: A formatted signature: in an Authorization header, or botocore's "Signature:\n<hex>" log line.
-SIGNATURE = re.compile(r"Signature[=:]\s*([0-9a-f]{64})")
+SIGNATURE = re.compile(r"Signature[=:]\s*([0-9a-f]{64})", re.IGNORECASE)
 #: What an AWS secret access key looks like (moto makes them from these characters).
 SECRET_LIKE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
@@ -56,8 +56,9 @@ def secret_fragments(*secrets: str) -> list[str]:
 
 
 def leaks(text: str, secrets: list[str]) -> list[str]:
-    """The secrets (or formatted signatures) found in ``text``."""
-    return [s for s in secrets if s and s in text] + SIGNATURE.findall(text)
+    """The secrets (or formatted signatures) found in ``text``, in any case."""
+    lowered = text.lower()
+    return [s for s in secrets if s and s.lower() in lowered] + SIGNATURE.findall(text)
 
 
 def test_the_detectors_find_what_they_look_for():
@@ -65,6 +66,7 @@ def test_the_detectors_find_what_they_look_for():
     assert leaks(line, []) == ["ab" * 32]
     assert leaks(f"DEBUG botocore.auth: Signature:\n{'0f' * 32}", []) == ["0f" * 32]
     assert leaks(f"message ... {TOKEN[:25]}…", secret_fragments(TOKEN)) == [TOKEN[:20]]
+    assert leaks(f"echo {'AB' * 32}", ["ab" * 32]) == ["ab" * 32]
     moto_style = "abcdEFGH1234abcd/FGH1234abcdEFGH1234+bcd"
     assert SECRET_LIKE.findall(f"<SecretAccessKey>{moto_style}</SecretAccessKey>") == [moto_style]
     assert SECRET_LIKE.findall(f"KeyId {KEY_ID} and AKIA{'X' * 16}") == []
