@@ -25,7 +25,7 @@ from .checks import Check, RequestContext
 from .errors import Problem, RequestValidationError
 from .expressions import Missing, Node, compile_value, render
 from .task import HttpTask
-from .template import TaskTemplate
+from .template import TaskTemplate, is_url_expression
 from .validation import BodyValidator
 
 __all__ = ["CompiledTask", "Options", "PreparedRequest", "compile_task", "compiled_for", "prepare"]
@@ -84,7 +84,7 @@ def compile_task(task: HttpTask, template: TaskTemplate | None = None) -> Compil
     return CompiledTask(
         task,
         template,
-        compile_value(request.url),
+        compile_value(request.url, own=is_url_expression(request.url)),  # ours: in process
         compile_value(request.headers),
         compile_value(request.body),
     )
@@ -234,10 +234,14 @@ def _template_checks(
     params: Mapping[str, Any],
     *,
     template_mode: bool,
+    failed: set[str],
 ) -> tuple[Any, list[Problem]]:
-    """Defaults, JSON documents, required members, the schema, and unknown input parameters."""
+    """Defaults, JSON documents, required members, the schema, and unknown input parameters.
+
+    ``failed``: members whose rendering was already reported (not reported again as absent).
+    """
     problems: list[Problem] = []
-    reported: set[str] = set()
+    reported = set(failed)
     if isinstance(body, dict):
         body, problems = _complete_body(template, body)
         for item in missing:
@@ -321,7 +325,14 @@ def prepare(
     if template is not None:
         if _header(headers, "Content-Type") is None:
             headers["Content-Type"] = template.headers["Content-Type"]
-        body, found = _template_checks(template, body, body_out.missing, params, template_mode=template_mode)
+        body, found = _template_checks(
+            template,
+            body,
+            body_out.missing,
+            params,
+            template_mode=template_mode,
+            failed={p.field for p in body_out.problems},
+        )
         problems += found
     region, found = _region(params, options, _region_hint(template, body), default_region)
     problems += found
