@@ -11,6 +11,19 @@ Values are compiled once (:func:`compile_value`) and rendered many times
 (:meth:`Node.render`). Rendering never raises for bad data: it returns the value, the
 problems, and the placeholders that selected nothing (so that the caller can decide
 whether that member was required).
+
+Budgets. A task's expressions are untrusted: JSONata is a full language (recursion, ranges,
+``$pad``, ``$sort``, ``$eval``) and a JSONPath ``match()``/``search()`` may take its pattern
+from the input. So every ``jsonata:`` value and every non-singular JSONPath query runs in a
+worker process under the budget of :mod:`http_task_kms.config` (1 s, 100,000 steps, strings
+up to 1 MiB, arrays up to 100,000 items, a result up to 1 MiB, no ``$eval``); see
+:mod:`http_task_kms.sandbox` for why a process and :mod:`http_task_kms.engines` for the
+checks. A breach is a problem on the field ("JSONata evaluation exceeded 1 s"), reported by
+the worker, or by us when it had to be killed at the deadline. Two kinds run in process,
+because they are cheap and cannot loop: singular JSONPath queries (``${$.KeyId}``: a walk of
+at most a few names and indexes) and our own templates' expressions (``compile_value(...,
+own=True)``, e.g. :meth:`TaskTemplate.url_expression`). Every evaluation, here or there, has
+its own bindings frame, so concurrent renders of one compiled value never see each other's input.
 """
 
 from __future__ import annotations
@@ -20,14 +33,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import jsonata
 import jsonpath
 
+from . import engines, sandbox
+from .engines import Outcome
 from .errors import Problem
 
 __all__ = ["MISSING", "Missing", "Node", "Rendered", "compile_value"]
 
-_ENV: Final = jsonpath.JSONPathEnvironment(strict=True)
 JSONATA_PREFIX: Final = "jsonata:"
 
 
@@ -97,32 +110,41 @@ class _Select(Node):
     singular: bool
 
     def render(self, params: Any, where: str, out: Rendered) -> Any:
-        try:
-            found = self.path.findall(params)
-        except jsonpath.JSONPathError as exc:
-            out.problems.append(Problem(field=where, message=f"${{{self.expression}}}: {_first_line(exc)}"))
-            return MISSING
-        if not found:
-            out.missing.append(Missing(field=where, expression="${" + self.expression + "}"))
-            return MISSING
-        return found[0] if self.singular else list(found)
+        if self.singular:  # a few names and indexes: cheap, in process
+            outcome = engines.evaluate_jsonpath(self.path, params)
+        else:
+            outcome = sandbox.evaluate(engines.JSONPATH, self.expression, params)
+        if outcome.error is not None:
+            first_line = outcome.error.splitlines()[0]  # never empty (see engines.Outcome)
+            out.problems.append(Problem(field=where, message=f"${{{self.expression}}}: {first_line}"))
+        return _taken(outcome, "JSONPath", "${" + self.expression + "}", where, out)
 
 
 @dataclass(frozen=True)
 class _Jsonata(Node):
     expression: str
     compiled: Any  # jsonata.Jsonata
+    own: bool  # one of our templates' expressions: evaluated in process
 
     def render(self, params: Any, where: str, out: Rendered) -> Any:
-        try:
-            value = self.compiled.evaluate(params)
-        except Exception as exc:
-            out.problems.append(Problem(field=where, message=f"JSONata {self.expression!r} failed: {exc}"))
-            return MISSING
-        if value is None:
-            out.missing.append(Missing(field=where, expression=JSONATA_PREFIX + self.expression))
-            return MISSING
-        return _plain(value)
+        if self.own:
+            outcome = engines.evaluate_jsonata(self.compiled, params)
+        else:
+            outcome = sandbox.evaluate(engines.JSONATA, self.expression, params)
+        if outcome.error is not None:
+            out.problems.append(
+                Problem(field=where, message=f"JSONata {self.expression!r} failed: {outcome.error}")
+            )
+        return _taken(outcome, "JSONata", JSONATA_PREFIX + self.expression, where, out)
+
+
+def _taken(outcome: Outcome, language: str, expression: str, where: str, out: Rendered) -> Any:
+    """The value of an outcome; a broken budget is a problem, nothing found is missing."""
+    if outcome.exceeded is not None:
+        out.problems.append(Problem(field=where, message=f"{language} evaluation {outcome.exceeded}"))
+    elif outcome.error is None and not outcome.found:
+        out.missing.append(Missing(field=where, expression=expression))
+    return outcome.value if outcome.found else MISSING
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,8 @@ class _Interpolate(Node):
                 continue
             value = part.render(params, where, _scratch := Rendered(None))
             out.problems.extend(_scratch.problems)
+            if _scratch.problems:
+                return MISSING
             if value is MISSING or value is None:
                 what = "selected nothing" if value is MISSING else "selected null"
                 out.problems.append(
@@ -187,15 +211,6 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _plain(value: Any) -> Any:
-    """jsonata-python's list/dict subclasses → plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _scan_placeholder(text: str, start: int) -> int:
     """Index just past the ``}`` closing the placeholder opened at ``start`` (``${``), or -1."""
     depth, quote, i = 0, "", start + 2
@@ -230,17 +245,17 @@ def _compile_select(expression: str) -> Node:
             f"${{{expression}}} is not a JSONPath query: it must start with '$', e.g. ${{$.KeyId}}"
         )
     try:
-        path = _ENV.compile(expression)
+        path = engines.compile_jsonpath(expression)
     except jsonpath.JSONPathError as exc:
         return _Invalid(f"${{{expression}}} is not valid JSONPath (RFC 9535): {_first_line(exc)}")
     return _Select(expression, path, bool(getattr(path, "singular_query", lambda: False)()))
 
 
-def _compile_string(text: str) -> Node:
+def _compile_string(text: str, *, own: bool) -> Node:
     if text.startswith(JSONATA_PREFIX):
         expression = text[len(JSONATA_PREFIX) :]
         try:
-            return _Jsonata(expression, jsonata.Jsonata(expression))
+            return _Jsonata(expression, engines.compile_jsonata(expression), own)
         except Exception as exc:
             return _Invalid(f"{text!r} is not a valid JSONata expression: {exc}")
     parts: list[str | Node] = []
@@ -274,14 +289,18 @@ def _compile_string(text: str) -> Node:
     return _Interpolate(tuple(p for p in parts if isinstance(p, str | _Select)))
 
 
-def compile_value(value: Any) -> Node:
-    """Compile a JSON value whose strings may hold placeholders or a ``jsonata:`` expression."""
+def compile_value(value: Any, *, own: bool = False) -> Node:
+    """Compile a JSON value whose strings may hold placeholders or a ``jsonata:`` expression.
+
+    ``own``: the value is one of our templates' expressions (trusted and cheap), so its JSONata
+    is evaluated in process rather than in the budgeted worker.
+    """
     if isinstance(value, str):
-        return _compile_string(value)
+        return _compile_string(value, own=own)
     if isinstance(value, Mapping):
-        return _Object(tuple((str(k), compile_value(v)) for k, v in value.items()))
+        return _Object(tuple((str(k), compile_value(v, own=own)) for k, v in value.items()))
     if isinstance(value, list):
-        return _Array(tuple(compile_value(v) for v in value))
+        return _Array(tuple(compile_value(v, own=own) for v in value))
     return _Literal(value)
 
 

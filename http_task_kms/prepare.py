@@ -27,7 +27,7 @@ from .destinations import OperatorEndpoints, destination_problem, service_from_h
 from .errors import Problem, RequestValidationError
 from .expressions import Missing, Node, compile_value, render
 from .task import HttpTask
-from .template import TaskTemplate
+from .template import TaskTemplate, is_url_expression
 from .validation import BodyValidator
 from .wire import TARGET_HEADER, Operations, header_problems, header_value, operation_problems
 
@@ -107,7 +107,7 @@ def compile_task(task: HttpTask, template: TaskTemplate | None = None) -> Compil
     return CompiledTask(
         task,
         template,
-        compile_value(request.url),
+        compile_value(request.url, own=is_url_expression(request.url)),  # ours: in process
         compile_value(request.headers),
         compile_value(request.body),
     )
@@ -230,10 +230,14 @@ def _template_checks(
     params: Mapping[str, Any],
     *,
     template_mode: bool,
+    failed: set[str],
 ) -> tuple[Any, list[Problem]]:
-    """Defaults, JSON documents, required members, the schema, and unknown input parameters."""
+    """Defaults, JSON documents, required members, the schema, and unknown input parameters.
+
+    ``failed``: members whose rendering was already reported (not reported again as absent).
+    """
     problems: list[Problem] = []
-    reported: set[str] = set()
+    reported = set(failed)
     if isinstance(body, dict):
         body, problems = _complete_body(template, body)
         for item in missing:
@@ -314,7 +318,12 @@ def _render(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tu
         if header_value(headers, "Content-Type") is None:
             headers["Content-Type"] = template.headers["Content-Type"]
         draft.body, found = _template_checks(
-            template, draft.body, body_out.missing, params, template_mode=template_mode
+            template,
+            draft.body,
+            body_out.missing,
+            params,
+            template_mode=template_mode,
+            failed={p.field for p in body_out.problems},
         )
         draft.problems += found
     return draft, str(url_out.value or "")

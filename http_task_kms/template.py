@@ -8,13 +8,14 @@ A :class:`TaskTemplate` is plain data built once from an OpenAPI document (see
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .endpoints import REGION_PATTERN
 
-__all__ = ["ErrorInfo", "TaskTemplate"]
+__all__ = ["ErrorInfo", "TaskTemplate", "is_url_expression"]
 
 REGION_PARAMETER: dict[str, Any] = {
     "type": "string",
@@ -22,6 +23,26 @@ REGION_PARAMETER: dict[str, Any] = {
     "description": "AWS Region of the endpoint, e.g. us-east-1. Optional: falls back to "
     "--region, the key ARN's Region, then the AWS config/profile.",
 }
+
+#: The task URL as a JSONata expression over ``region`` (China has its own DNS suffix).
+_URL_EXPRESSION: Final = (
+    "jsonata:region ? ('https://{prefix}.' & region & "
+    "($substring(region, 0, 3) = 'cn-' ? '.amazonaws.com.cn/' : '.amazonaws.com/'))"
+)
+_PREFIX: Final = re.compile(r"[a-z0-9][a-z0-9.-]*")  # endpoint prefixes: kms, runtime.sagemaker
+
+
+def is_url_expression(text: Any) -> bool:
+    """Whether ``text`` is a URL expression :meth:`TaskTemplate.url_expression` writes.
+
+    Such an expression is ours: a few string operations on ``region``, safe to evaluate in
+    process (see :mod:`http_task_kms.expressions`, "Budgets").
+    """
+    head, _, tail = _URL_EXPRESSION.partition("{prefix}")
+    if not isinstance(text, str) or len(text) <= len(head) + len(tail):
+        return False
+    prefix = text[len(head) : len(text) - len(tail)]
+    return text.startswith(head) and text.endswith(tail) and _PREFIX.fullmatch(prefix) is not None
 
 
 class ErrorInfo(BaseModel):
@@ -107,10 +128,7 @@ class TaskTemplate(BaseModel):
 
     def url_expression(self) -> str:
         """The task URL as a JSONata expression over ``region`` (China has its own DNS suffix)."""
-        return (
-            f"jsonata:region ? ('https://{self.endpoint_prefix}.' & region & "
-            "($substring(region, 0, 3) = 'cn-' ? '.amazonaws.com.cn/' : '.amazonaws.com/'))"
-        )
+        return _URL_EXPRESSION.format(prefix=self.endpoint_prefix)
 
     def to_task(self) -> dict[str, Any]:
         """This template as a builder Http task whose request carries the placeholders."""

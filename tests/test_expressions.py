@@ -287,3 +287,13 @@ def test_problems_are_reported_for_every_member_at_once() -> None:
     )
     assert out.value == {"D": 42}
     assert [p.field for p in out.problems] == ["A", "B", "C"]
+
+
+# -- isolation ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["task-expression", "our-own-in-process"])
+def test_a_binding_made_by_one_render_is_gone_in_the_next(own: bool) -> None:
+    # a top-level := binds in the evaluation's frame: shared by every render before the fix
+    node = compile_value("jsonata:$exists($seen) ? 'leaked' : $seen := 'fresh'", own=own)
+    assert [render(node, {}).value for _ in range(3)] == ["fresh", "fresh", "fresh"]
