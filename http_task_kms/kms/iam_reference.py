@@ -72,6 +72,7 @@ __all__ = [
     "ResourceType",
     "actions_for_operation",
     "condition_keys",
+    "data_path",
     "expand",
     "generate",
     "is_action",
@@ -92,9 +93,8 @@ KEY_RESOURCE = "key"
 OPERATION_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"ReEncrypt": ("kms:ReEncryptFrom", "kms:ReEncryptTo")}
 )
-#: IAM actions that no operation of the KMS API calls for directly:
-#: ``kms:SynchronizeMultiRegionKey`` is what KMS itself uses to keep a multi-Region
-#: key's shared properties in step (it belongs in the default key policy, not in a call).
+#: IAM actions of KMS that no operation of the KMS API needs: ``kms:SynchronizeMultiRegionKey``
+#: is KMS's own permission for keeping a multi-Region key's shared properties in step.
 PERMISSION_ONLY_ACTIONS = frozenset({"kms:SynchronizeMultiRegionKey"})
 
 _TEMPLATE_PART = re.compile(r"\$\{[^}]*\}")
