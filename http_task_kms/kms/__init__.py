@@ -6,5 +6,6 @@
 - :mod:`.lockout` (with :mod:`.conditions`) — would the caller keep kms:PutKeyPolicy?
 - :mod:`.policy_diff` — statement-level diff after normalisation.
 - :mod:`.safety` — read, diff and back up the current policy; principal wait; rollback files.
+- :mod:`.iam_reference` — KMS's IAM actions, resource types and condition keys (committed data).
 - :mod:`.arns`, :mod:`.policy_model` — shared parsing helpers.
 """
