@@ -8,8 +8,12 @@
     ├── TemplateNotFound (LookupError) no template with that id
     ├── TaskDefinitionError (ValueError)  a builder task / workflow definition that is unusable
     ├── RequestValidationError (ValueError)  the request must not be sent; ``problems`` lists
-    │                                  every ``{field, message}`` at once
+    │   │                              every ``{field, message}`` at once
+    │   └── InputError                 an untrusted file that cannot be used (too large, not
+    │                                  UTF-8, not strict JSON, malformed); ``field`` names it
     └── CredentialsError               no usable AWS credentials (message never holds a secret)
+        └── CredentialsNotFound        none configured at all (``render`` then shows the
+                                       request unsigned; every other failure is an error)
 
 Errors caused by bad input also subclass :class:`ValueError`. Network and AWS failures are
 not exceptions: they become a structured :class:`~http_task_kms.result.TestRequestResult`.
@@ -21,7 +25,9 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "CredentialsError",
+    "CredentialsNotFound",
     "HttpTaskError",
+    "InputError",
     "Problem",
     "RequestValidationError",
     "SpecError",
@@ -68,5 +74,24 @@ class RequestValidationError(HttpTaskError, ValueError):
         super().__init__(f"{len(self.problems)} problem(s): {lines}")
 
 
+class InputError(RequestValidationError):
+    """An untrusted input file that cannot be used; ``str()`` is the reason alone."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__([Problem(field=field, message=message)])
+        self.field = field
+        self.reason = message
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        return (type(self), (self.field, self.reason))
+
+
 class CredentialsError(HttpTaskError):
     """AWS credentials could not be found or loaded."""
+
+
+class CredentialsNotFound(CredentialsError):
+    """No AWS credentials are configured anywhere in the chain (or the profile does not exist)."""
