@@ -15,11 +15,12 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from . import jsonutil, redact
+from . import config, inputs, jsonutil, redact
 from .client import Client
 from .errors import (
     CredentialsError,
     HttpTaskError,
+    InputError,
     Interrupted,
     Problem,
     RequestValidationError,
@@ -39,7 +40,9 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def _emit(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    # allow_nan=False: stdout is strict JSON; inputs and answers are parsed strictly, so a
+    # non-finite number here is a bug (reported as InternalError), never Infinity on stdout.
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _fail(problems: list[Problem]) -> NoReturn:
@@ -47,31 +50,20 @@ def _fail(problems: list[Problem]) -> NoReturn:
     sys.exit(EXIT_INVALID)
 
 
-def _read_text(source: str, what: str) -> str:
-    """A file's text (``-``: standard input); unreadable or non-UTF-8 input is exit 2."""
+def _read_text(source: str, what: str, *, limit: int, label: str) -> str:
+    """A file's text (``-``: standard input), at most ``limit`` bytes of UTF-8; else exit 2."""
     try:
-        if source == "-":
-            return sys.stdin.read()
-        with open(source, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        _fail([Problem(field=what, message=f"cannot read {source}: {exc.strerror}")])
-    except UnicodeDecodeError as exc:
-        _fail([Problem(field=what, message=f"{source} is not UTF-8 text (byte {exc.start})")])
+        return inputs.read_text(source, field=what, limit=limit, label=label)
+    except InputError as exc:
+        _fail(exc.problems)
 
 
-def _read_json(source: str, what: str) -> Any:
-    text = _read_text(source, what)
+def _read_json(source: str, what: str, *, limit: int, label: str) -> Any:
+    """A file's strict JSON (no duplicate keys, NaN, lone surrogates, deep nesting); else exit 2."""
     try:
-        return jsonutil.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(
-            [
-                Problem(
-                    field=what, message=f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-                )
-            ]
-        )
+        return inputs.read_json(source, field=what, limit=limit, label=label)
+    except InputError as exc:
+        _fail(exc.problems)
 
 
 def _exit_code(result: TestRequestResult) -> int:
@@ -183,7 +175,8 @@ def _compiled(client: Client, template_id: str | None, task_file: str | None, ta
     if task_file is not None:
         from .prepare import compile_task  # noqa: PLC0415
 
-        _, task = select_task(_read_json(task_file, "task"), task_name)
+        document = _read_json(task_file, "task", limit=config.MAX_TASK_BYTES, label="--task")
+        _, task = select_task(document, task_name)
         return compile_task(task)
     return client.compiled_template(str(template_id))
 
@@ -230,7 +223,7 @@ def render(template_id: str | None, **kw: Any) -> None:
     _setup_logging(kw["debug"])
     client = _client(kw.pop("spec"), **dict(kw))
     compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
-    params = _read_json(kw["input_file"], "input")
+    params = _read_json(kw["input_file"], "input", limit=config.MAX_INPUT_BYTES, label="--input")
     try:
         prepared = client.prepare(compiled, params, dry_run=True)
     except RequestValidationError as exc:
@@ -251,7 +244,8 @@ def test_request(template_id: str | None, **kw: Any) -> None:
     _setup_logging(kw["debug"])
     client = _client(kw.pop("spec"), **dict(kw))
     compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
-    result = client.test_compiled(compiled, _read_json(kw["input_file"], "input"))
+    params = _read_json(kw["input_file"], "input", limit=config.MAX_INPUT_BYTES, label="--input")
+    result = client.test_compiled(compiled, params)
     _emit(result.to_json())
     sys.exit(_exit_code(result))
 
@@ -305,11 +299,12 @@ def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None
     from .kms.lockout import check_lockout  # noqa: PLC0415
     from .kms.policy_lint import lint_policy  # noqa: PLC0415
 
-    text = _read_text(source, "FILE")
+    text = _read_text(source, "FILE", limit=config.MAX_POLICY_FILE_BYTES, label="lint-policy FILE")
     findings = lint_policy(text, key_arn=key_arn)
     document: dict[str, Any] = {"ok": True, "findings": [f.model_dump() for f in findings]}
-    if caller_arn and not any(f.code in {"INVALID_JSON", "NOT_AN_OBJECT"} for f in findings):
-        lockout = check_lockout(json.loads(text), caller_arn=caller_arn, key_arn=key_arn)
+    policy = _strict_policy(text) if caller_arn else None
+    if caller_arn and isinstance(policy, dict):  # not when a duplicate key makes it ambiguous
+        lockout = check_lockout(policy, caller_arn=caller_arn, key_arn=key_arn)
         document["lockout"] = lockout.model_dump()
         if lockout.verdict == "FAIL":
             document["findings"].append(
@@ -323,6 +318,14 @@ def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None
     document["ok"] = not any(f["severity"] == "ERROR" for f in document["findings"])
     _emit(document)
     sys.exit(EXIT_OK if document["ok"] else EXIT_INVALID)
+
+
+def _strict_policy(text: str) -> Any:
+    """The policy as strict JSON, or None (the lint findings then say what is wrong)."""
+    try:
+        return jsonutil.loads(text)
+    except ValueError:
+        return None
 
 
 @main.command()

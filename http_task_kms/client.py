@@ -19,7 +19,7 @@ import pluggy
 from . import endpoints, redact
 from .destinations import GuardedSigner, OperatorEndpoints
 from .endpoints import Endpoint
-from .errors import CredentialsError, PreflightFailed, Problem, RequestValidationError
+from .errors import CredentialsError, CredentialsNotFound, PreflightFailed, Problem, RequestValidationError
 from .identity import CallerIdentity
 from .plugins import Registry, get_plugin_manager, get_registry, signers
 from .prepare import CompiledTask, Host, Options, PreparedRequest, compile_task, compiled_for, prepare
@@ -164,14 +164,19 @@ class Client:
         )
 
     def render(self, prepared: PreparedRequest) -> TestRequestResult:
-        """A dry run: the request signed as it would be sent, secrets redacted; nothing is sent."""
+        """A dry run: the request signed as it would be sent, secrets redacted; nothing is sent.
+
+        Without any credentials configured the request is shown unsigned; credentials that
+        are configured but fail (a credential_process printing junk, a failed refresh) raise
+        :class:`CredentialsError`, as sending would.
+        """
         out = self.outgoing(prepared)
         try:
             headers = self.signer_for(prepared.credentials_type).sign(
                 out.method, out.url, out.headers, out.body, service=out.service, region=out.region
             )
             signed = True
-        except CredentialsError:
+        except CredentialsNotFound:
             headers, signed = dict(out.headers), False
         shown = shown_request(
             out.method, out.url, headers, out.shown_body, signed=signed, credentials=prepared.credentials

@@ -1,4 +1,8 @@
-"""Defaults and limits, in one place.
+"""Every limit and default in one place.
+
+Sizes bound what is read from files we do not trust (see the README's trust rule): a file
+over its cap is refused (exit 2, naming the option) after reading at most one byte more
+than the cap, so a huge file or an endless stream never fills memory.
 
 Budgets for expressions (see :mod:`http_task_kms.expressions` and the README, "Budgets"):
 what one evaluation of a task's ``jsonata:`` value or non-singular ``${JSONPath}`` may use.
@@ -18,7 +22,45 @@ __all__ = [
     "EXPRESSION_WORKERS",
     "EXPRESSION_WORKER_GRACE_SECONDS",
     "EXPRESSION_WORKER_MEMORY_BYTES",
+    "MAX_BACKUP_BYTES",
+    "MAX_INPUT_BYTES",
+    "MAX_JOURNAL_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_KEY_LIST_BYTES",
+    "MAX_POLICY_FILE_BYTES",
+    "MAX_SPEC_BYTES",
+    "MAX_SPEC_DEPTH",
+    "MAX_SPEC_NODES",
+    "MAX_TASK_BYTES",
+    "MAX_WORKFLOW_INPUT_BYTES",
 ]
+
+MiB: Final = 1024 * 1024
+
+#: ``--input``: a task's input parameters (a key policy is at most 32 KB of it).
+MAX_INPUT_BYTES: Final = 1 * MiB
+#: ``--workflow-input``: a workflow's input (the option is not there yet; its cap is).
+MAX_WORKFLOW_INPUT_BYTES: Final = 1 * MiB
+#: ``--task``: a builder Http task or a whole workflow definition.
+MAX_TASK_BYTES: Final = 1 * MiB
+#: ``lint-policy FILE``: policy text (KMS's own quota, 32 KB, is a lint finding, not this cap).
+MAX_POLICY_FILE_BYTES: Final = 1 * MiB
+#: A key-policy backup file (``rollback BACKUP_FILE``): one policy and a few fields.
+MAX_BACKUP_BYTES: Final = 1 * MiB
+#: A list of keys (``apply --keys FILE``; not there yet): about 10,000 key ARNs.
+MAX_KEY_LIST_BYTES: Final = 1 * MiB
+#: A bulk-change journal (``apply --journal FILE``; not there yet): one entry per key of a
+#: key list, each several times the size of the key's ARN.
+MAX_JOURNAL_BYTES: Final = 16 * MiB
+#: ``--spec``: an OpenAPI document (the whole KMS API is 800 KB of YAML).
+MAX_SPEC_BYTES: Final = 16 * MiB
+#: Nodes of a ``--spec`` document with every YAML alias expanded (KMS's has 23,000): a
+#: "billion laughs" document is small on disk and refused here, before anything walks it.
+MAX_SPEC_NODES: Final = 1_000_000
+#: Deepest nesting of a ``--spec`` document, aliases expanded (KMS's is 10 levels).
+MAX_SPEC_DEPTH: Final = 100
+#: Deepest nesting of any JSON we parse (key policies and AWS answers are a few levels deep).
+MAX_JSON_DEPTH: Final = 100
 
 #: Wall-clock time one evaluation may take.
 EXPRESSION_SECONDS: Final = 1.0

@@ -2,8 +2,11 @@
 
 Parsing the 800 KB KMS document as YAML takes about 150 ms; reading the same data as
 JSON takes a few. The copy is keyed by the document's path, size and modification time,
-so an edited or regenerated document is parsed again. Any failure to read or write the
-cache only costs the YAML parse: the cache is never a reason for an error.
+so an edited or regenerated document is parsed again, and by :data:`RULES`, so a copy
+made under older parsing rules is never trusted. ``parse`` checks the document before
+anything is written: a refused document (too large, a "billion laughs", duplicate keys)
+raises there and leaves no copy. Any failure to read or write the cache only costs the
+YAML parse: the cache is never a reason for an error.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 
 import platformdirs
 
-__all__ = ["cache_dir", "cached_document"]
+__all__ = ["RULES", "cache_dir", "cached_document"]
+
+#: The parsing rules a copy was made under: change it when the loader refuses more.
+RULES = "strict-1"
 
 
 def cache_dir() -> Path:
@@ -31,7 +37,7 @@ def _key(path: Path) -> str | None:
         stat = path.stat()
     except OSError:
         return None
-    identity = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    identity = f"{RULES}\0{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 

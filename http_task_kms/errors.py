@@ -9,8 +9,12 @@
     ├── TaskDefinitionError (ValueError)  a builder task / workflow definition that is unusable
     ├── RequestValidationError (ValueError)  the request must not be sent; ``problems`` lists
     │   │                              every ``{field, message}`` at once
+    │   ├── InputError                 an untrusted file that cannot be used (too large, not
+    │   │                              UTF-8, not strict JSON, malformed); ``field`` names it
     │   └── DestinationRefused         credentials would go to a host neither AWS's nor the operator's
     ├── CredentialsError               no usable AWS credentials (message never holds a secret)
+    │   └── CredentialsNotFound        none configured at all (``render`` then shows the
+    │                                  request unsigned; every other failure is an error)
     └── PreflightFailed                a call made before the request (sts:GetCallerIdentity,
                                        GetKeyPolicy) failed; ``step`` names it, the rest is its error
 
@@ -27,8 +31,10 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "CredentialsError",
+    "CredentialsNotFound",
     "DestinationRefused",
     "HttpTaskError",
+    "InputError",
     "Interrupted",
     "PreflightFailed",
     "Problem",
@@ -77,8 +83,27 @@ class RequestValidationError(HttpTaskError, ValueError):
         super().__init__(f"{len(self.problems)} problem(s): {lines}")
 
 
+class InputError(RequestValidationError):
+    """An untrusted input file that cannot be used; ``str()`` is the reason alone."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__([Problem(field=field, message=message)])
+        self.field = field
+        self.reason = message
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        return (type(self), (self.field, self.reason))
+
+
 class CredentialsError(HttpTaskError):
     """AWS credentials could not be found or loaded."""
+
+
+class CredentialsNotFound(CredentialsError):
+    """No AWS credentials are configured anywhere in the chain (or the profile does not exist)."""
 
 
 class DestinationRefused(RequestValidationError):

@@ -1,25 +1,256 @@
 """Strict JSON: what every parser here uses for text from outside.
 
-Python's :func:`json.loads` accepts ``NaN`` and ``Infinity`` (not JSON) and raises
-RecursionError on deeply nested input. :func:`loads` turns both into
-:class:`json.JSONDecodeError`, and refuses nesting deeper than :data:`MAX_DEPTH`, so that
-what parses here also prints, redacts and serialises without surprises.
+Python's :func:`json.loads` accepts ``NaN`` and ``Infinity`` (not JSON), turns ``1e400``
+into an infinity, keeps the last of two equal keys, passes ``"\\ud800"`` through as a
+lone surrogate (not Unicode: it cannot be encoded, printed or sent), and raises
+RecursionError on deeply nested input. :func:`loads` refuses every one of these with a
+:class:`StrictJSONError` (a :class:`json.JSONDecodeError`, so a ``ValueError``) whose
+``rule`` names the rule broken, so that what parses here also prints, redacts and
+serialises without surprises. :func:`describe` turns any decode error into one sentence
+naming the rule and the place.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "dumps", "loads"]
+from .config import MAX_JSON_DEPTH
+
+__all__ = ["MAX_DEPTH", "StrictJSONError", "describe", "dumps", "loads", "surrogates"]
 
 #: Deepest nesting accepted (key policies and AWS answers are a few levels deep).
-MAX_DEPTH: Final = 100
+MAX_DEPTH: Final = MAX_JSON_DEPTH
+
+PairsHook = Callable[[list[tuple[str, Any]]], Any]
+
+# A string token, or a number token: numbers are found outside strings only.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?', re.DOTALL)
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_RAW_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StrictJSONError(json.JSONDecodeError):
+    """Text refused by a strict rule: ``rule`` is one of ``constant`` (NaN, Infinity),
+    ``number-range`` (overflows to infinity, or too many digits), ``duplicate-key``,
+    ``lone-surrogate`` and ``depth``; ``path`` is a JSONPath when the rule has one.
+    """
+
+    def __init__(self, rule: str, msg: str, doc: str, pos: int | None, *, path: str | None = None) -> None:
+        super().__init__(msg, doc, pos or 0)
+        self.rule = rule
+        self.path = path
+        self.positioned = pos is not None
+
+    def __reduce__(self) -> Any:  # JSONDecodeError's pickles the wrong arguments for a subclass
+        return (_rebuild, (self.rule, self.msg, self.doc, self.pos if self.positioned else None, self.path))
+
+
+def _rebuild(rule: str, msg: str, doc: str, pos: int | None, path: str | None) -> StrictJSONError:
+    return StrictJSONError(rule, msg, doc, pos, path=path)
+
+
+class _Refused(Exception):
+    """An internal signal out of the C scanner's hooks (turned into a StrictJSONError)."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule, self.detail = rule, detail
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+    raise _Refused("constant", name)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _Refused("number-range", token)
+    return value
+
+
+class _Marked(dict[str, Any]):
+    """An object that had a repeated key (only built to find where, after a refusal)."""
+
+    duplicate: str | None = None
+
+
+def _marking_pairs(pairs: list[tuple[str, Any]]) -> _Marked:
+    result = _Marked()
+    for key, value in pairs:
+        if key in result and result.duplicate is None:
+            result.duplicate = key
+        result[key] = value
+    return result
+
+
+def _unique_pairs(hook: PairsHook | None) -> PairsHook:
+    def unique(pairs: list[tuple[str, Any]]) -> Any:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            raise _Refused("duplicate-key", "")
+        return value if hook is None else hook(pairs)
+
+    return unique
+
+
+def loads(
+    text: str,
+    *,
+    object_pairs_hook: PairsHook | None = None,
+    allow_duplicate_keys: bool = False,
+) -> Any:
+    """Parse strict JSON; raise :class:`json.JSONDecodeError` for anything else.
+
+    ``allow_duplicate_keys`` lets ``object_pairs_hook`` see repeated keys (the policy
+    linter reports each one as a finding); by default a repeated key is an error.
+    """
+    hook = object_pairs_hook if allow_duplicate_keys else _unique_pairs(object_pairs_hook)
+    try:
+        value = json.loads(
+            text, object_pairs_hook=hook, parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise _too_deep_error(text) from None
+    except _Refused as refused:
+        raise _refusal(refused, text) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        if "digits" not in str(exc):  # not int()'s sys.get_int_max_str_digits() limit
+            raise
+        raise _number_error(text, "has too many digits") from None
+    if _too_deep(value, MAX_DEPTH):
+        raise _too_deep_error(text)
+    if ("\\u" in text and _SURROGATE_ESCAPE.search(text)) or (
+        not text.isascii() and _RAW_SURROGATE.search(text)
+    ):  # cheap tests first: most text has neither
+        _check_surrogates(text)
+    return value
+
+
+def _too_deep_error(text: str) -> StrictJSONError:
+    return StrictJSONError(
+        "depth", f"nested more than {MAX_DEPTH} levels deep (the limit for JSON read here)", text, None
+    )
+
+
+def _refusal(refused: _Refused, text: str) -> StrictJSONError:
+    if refused.rule == "constant":
+        name = refused.detail
+        return StrictJSONError(
+            "constant",
+            f"{name} is not a JSON value (JSON has no NaN or Infinity)",
+            text,
+            _constant_position(text, name),
+        )
+    if refused.rule == "number-range":
+        return _number_error(text, "is out of range (it would be an infinity)")
+    return _duplicate_error(text)
+
+
+def _constant_position(text: str, name: str) -> int:
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|' + re.escape(name), text, re.DOTALL):
+        if not match.group().startswith('"'):
+            return match.start()
+    return 0
+
+
+def _number_error(text: str, what: str) -> StrictJSONError:
+    for match in _TOKEN.finditer(text):
+        number = match.group()
+        if number.startswith('"'):
+            continue
+        if not _number_fits(number):
+            shown = number if len(number) <= 40 else f"{number[:20]}…({len(number)} characters)"
+            return StrictJSONError("number-range", f"the number {shown} {what}", text, match.start())
+    return StrictJSONError("number-range", f"a number {what}", text, None)
+
+
+def _number_fits(number: str) -> bool:
+    try:
+        if any(c in number for c in ".eE"):
+            return not math.isinf(float(number))
+        int(number)  # ValueError past sys.get_int_max_str_digits()
+    except ValueError:
+        return False
+    return True
+
+
+def _duplicate_error(text: str) -> StrictJSONError:
+    marked = json.loads(text, object_pairs_hook=_marking_pairs)  # valid: only a key repeated
+    for path, obj in _objects(marked):
+        if obj.duplicate is not None:
+            return StrictJSONError(
+                "duplicate-key",
+                f"duplicate key {json.dumps(obj.duplicate, ensure_ascii=False)} in the object at {path}: "
+                "each key may appear only once (readers disagree on which value wins)",
+                text,
+                None,
+                path=_child(path, obj.duplicate),
+            )
+    return StrictJSONError("duplicate-key", "a key appears twice in one object", text, None)
+
+
+def _objects(value: Any) -> Iterator[tuple[str, _Marked]]:
+    """Every object, in document order, with its JSONPath."""
+    stack: list[tuple[str, Any]] = [("$", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, _Marked):
+            yield path, item
+            stack.extend(reversed([(_child(path, k), v) for k, v in item.items()]))
+        elif isinstance(item, list):
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(item)]))
+
+
+def _child(path: str, key: str) -> str:
+    if _IDENTIFIER.match(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _check_surrogates(text: str) -> None:
+    """Refuse a lone surrogate: a raw one, or a ``\\uD800``-``\\uDFFF`` escape without its pair."""
+    raw = _RAW_SURROGATE.search(text)
+    if raw is not None:
+        _refuse_surrogate(text, raw.start(), f"U+{ord(raw.group()):04X}")
+    pending: re.Match[str] | None = None  # a high surrogate escape waiting for its low half
+    for match in _ESCAPE.finditer(text):
+        code = int(match.group(1), 16) if match.group(1) else None
+        if pending is not None:
+            if code is not None and 0xDC00 <= code <= 0xDFFF and match.start() == pending.end():
+                pending = None
+                continue
+            _refuse_surrogate(text, pending.start(), pending.group())
+        if code is not None and 0xD800 <= code <= 0xDBFF:
+            pending = match
+        elif code is not None and 0xDC00 <= code <= 0xDFFF:
+            _refuse_surrogate(text, match.start(), match.group())
+    if pending is not None:
+        _refuse_surrogate(text, pending.start(), pending.group())
+
+
+def _refuse_surrogate(text: str, position: int, shown: str) -> None:
+    raise StrictJSONError(
+        "lone-surrogate",
+        f"lone surrogate {shown} (a surrogate escape without its pair is not a Unicode character)",
+        text,
+        position,
+    )
+
+
+def describe(exc: json.JSONDecodeError) -> str:
+    """One sentence naming the rule broken and where: ``not valid JSON: … at line L, column C``."""
+    if isinstance(exc, StrictJSONError):
+        where = f" at line {exc.lineno}, column {exc.colno}" if exc.positioned else ""
+        return f"not strict JSON: {exc.msg}{where}"
+    return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -33,24 +264,35 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
-def loads(text: str, *, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
-    """Parse strict JSON; raise :class:`json.JSONDecodeError` for anything else."""
-    try:
-        value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_constant=_no_constant)
-    except RecursionError:
-        raise json.JSONDecodeError(f"nested more than {MAX_DEPTH} levels deep", text, 0) from None
-    except json.JSONDecodeError:
-        raise
-    except ValueError as exc:  # from _no_constant
-        name = str(exc).split(" ", 1)[0]
-        raise json.JSONDecodeError(str(exc), text, max(text.find(name), 0)) from None
-    if _too_deep(value, MAX_DEPTH):
-        raise json.JSONDecodeError(f"nested more than {MAX_DEPTH} levels deep", text, 0)
-    return value
-
-
 def dumps(value: Any) -> str:
     """Compact JSON; raises ValueError for NaN, infinities and too-deep nesting."""
     if _too_deep(value, MAX_DEPTH):
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogates(value: Any, path: str = "$") -> list[str]:
+    """JSONPaths of the strings (keys included) in ``value`` that hold a lone surrogate.
+
+    In a Python ``str`` every surrogate code point is a lone one (a pair is one character),
+    and UTF-8 cannot encode it: such a value can be neither checked by size nor sent.
+    """
+    found: list[str] = []
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                found.append(where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                place = _child(where, str(key))
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    found.append(place)
+                stack.append((child, place))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return sorted(found)

@@ -417,6 +417,14 @@ def prepare(
         raise RequestValidationError(
             [Problem(field="input", message="the input parameters must be a JSON object")]
         )
+    lone = jsonutil.surrogates(params)
+    if lone:
+        raise RequestValidationError(
+            [
+                Problem(field=where.removeprefix("$."), message="holds a lone surrogate, which is not text")
+                for where in lone
+            ]
+        )
     draft, task_url = _render(compiled, params, host)
     endpoint, signing_name = _locate(
         draft,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -18,10 +19,10 @@ import botocore.session
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from . import redact
-from .errors import CredentialsError
+from .errors import CredentialsError, CredentialsNotFound
 
 __all__ = ["AwsCredentials", "SigV4Signer", "Signer", "SignerFactory"]
 
@@ -71,19 +72,42 @@ class AwsCredentials:
             try:
                 self._session = botocore.session.Session(profile=self._profile)
                 self._session.get_scoped_config()  # raises ProfileNotFound early
+            except ProfileNotFound as exc:
+                raise CredentialsNotFound(str(exc)) from None
             except BotoCoreError as exc:
                 raise CredentialsError(str(exc)) from None
         return self._session
+
+    def _from_process(self) -> bool:
+        """Whether the profile's credentials come from a credential_process (for messages)."""
+        try:
+            return bool(self.session.get_scoped_config().get("credential_process"))
+        except Exception:  # only a hint: a broken config is reported where it is used
+            return False
+
+    def _failure(self, before: str, after: str = "", *, exc: BaseException | None = None) -> CredentialsError:
+        """A CredentialsError naming the source, the rule and the exception type, never a value."""
+        process = self._from_process()
+        source = " from the profile's credential_process" if process else ""
+        kind = f" ({type(exc).__name__})" if exc is not None else ""
+        rules = f". {_PROCESS_FORMAT}" if process else ""
+        return CredentialsError(f"{before}{source}{after}{kind}{rules}")
 
     def _resolve(self) -> Credentials:
         with self._lock:
             if self._credentials is None:
                 try:
                     found = self.session.get_credentials()
-                except (BotoCoreError, ClientError) as exc:
-                    raise CredentialsError(f"could not load AWS credentials: {type(exc).__name__}") from None
+                except CredentialsError:
+                    raise
+                except Exception as exc:  # a provider may raise anything (see below)
+                    # botocore's providers raise their own errors, but also plain ValueError
+                    # (credential_process printed non-JSON), KeyError, TypeError, AttributeError
+                    # (JSON of the wrong shape) and dateutil's ParserError (a bad Expiration),
+                    # whose messages may quote the helper's output: only the type is shown.
+                    raise self._failure("could not load AWS credentials", exc=exc) from None
                 if found is None:
-                    raise CredentialsError(
+                    raise CredentialsNotFound(
                         "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                         "AWS_PROFILE or --profile, or run on an instance/container with a role"
                     )
@@ -96,12 +120,15 @@ class AwsCredentials:
         try:
             frozen = credentials.get_frozen_credentials()
         except Exception as exc:  # a refresh function may raise anything (botocore: RuntimeError)
-            hint = (
-                " (the refreshed credentials were already expired: is the system clock right?)"
-                if "still expired" in str(exc)
-                else ""
-            )
-            raise CredentialsError(f"could not refresh AWS credentials: {type(exc).__name__}{hint}") from None
+            if "still expired" in str(exc):
+                raise CredentialsError(
+                    f"could not refresh AWS credentials: {type(exc).__name__} (the refreshed "
+                    "credentials were already expired: is the system clock right?)"
+                ) from None
+            raise self._failure("could not refresh AWS credentials", exc=exc) from None
+        problem = _invalid_field(frozen)
+        if problem:
+            raise self._failure("the AWS credentials", f" are unusable: {problem}")
         redact.register(frozen.secret_key, frozen.token)
         return frozen
 
@@ -111,6 +138,27 @@ class AwsCredentials:
         # Lambda and ECS) comes first.
         value: Any = os.environ.get("AWS_REGION") or self.session.get_config_variable("region")
         return str(value) if value else None
+
+
+_PROCESS_FORMAT = (
+    "A credential_process must exit with status 0 and print one JSON object: Version 1, "
+    "AccessKeyId, SecretAccessKey, optionally SessionToken and Expiration (ISO 8601); its "
+    "output is never shown here"
+)
+_PRINTABLE_RE = re.compile(r"[!-~]+")  # printable ASCII, no space: what a header value may hold
+
+
+def _invalid_field(frozen: ReadOnlyCredentials) -> str | None:
+    """Which credential field breaks which rule (never its value), or None."""
+    key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+    if not isinstance(key, str) or not _PRINTABLE_RE.fullmatch(key) or "," in key or "/" in key:
+        # it is sent in the Authorization header as Credential=<key>/<scope>, ...
+        return "AccessKeyId must be a string of printable ASCII characters without spaces, ',' or '/'"
+    if not isinstance(secret, str) or not _PRINTABLE_RE.fullmatch(secret):
+        return "SecretAccessKey must be a non-empty string of printable ASCII characters"
+    if token is not None and not (isinstance(token, str) and (token == "" or _PRINTABLE_RE.fullmatch(token))):
+        return "SessionToken must be a string of printable ASCII characters"
+    return None
 
 
 class _SkewCorrectedSigV4Auth(SigV4Auth):

@@ -316,8 +316,11 @@ def test_small_body_is_not_marked_truncated(server, client):
         b'{"a":' * 500 + b"1" + b"}" * 500,  # parses, but too deep to print safely
         b'{"Keys": [], "NextMarker": NaN}',  # not JSON: would print as NaN
         b"Infinity",
+        b'{"Keys": [], "Size": 1e400}',  # JSON, but a float infinity once parsed
+        b'{"Keys": [], "Keys": [{"KeyId": "k"}]}',  # which Keys? kept as it came
+        b'{"Keys": [{"KeyId": "\\ud800"}]}',  # a lone surrogate: cannot be printed as UTF-8
     ],
-    ids=["deep-array", "deep-object", "nan", "infinity"],
+    ids=["deep-array", "deep-object", "nan", "infinity", "1e400", "duplicate-key", "lone-surrogate"],
 )
 def test_hostile_json_bodies_are_kept_as_text(server, client, raw):
     server.push(ok(raw))

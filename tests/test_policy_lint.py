@@ -239,10 +239,12 @@ def test_unknown_elements_are_errors_with_a_hint() -> None:
     assert 'Did you mean "Condition"' in inner.message
 
 
-def test_duplicate_json_keys_are_reported() -> None:
+def test_duplicate_json_keys_are_errors() -> None:
+    # which of the two values KMS applies is unknown: the lockout check could approve the other
     text = '{"Version": "2012-10-17", "Statement": [], "Statement": [' + json.dumps(statement()) + "]}"
     finding = only(text, "DUPLICATE_KEY")
-    assert (finding.severity, finding.path) == ("WARNING", "$.Statement")
+    assert (finding.severity, finding.path) == ("ERROR", "$.Statement")
+    assert "which of its values KMS applies is unknown" in finding.message
 
 
 # -- statements ---------------------------------------------------------------------------------

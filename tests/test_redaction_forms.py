@@ -30,6 +30,7 @@ from botocore.credentials import Credentials
 from faultserver import ECHO_FORMS, FaultServer, echo_form, loopback_only, ok  # noqa: F401 - loopback_only
 
 from http_task_kms import Client, Options, redact
+from http_task_kms.errors import CredentialsError
 from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES
 from http_task_kms.signing import AwsCredentials, SigV4Signer
 from http_task_kms.transport import MAX_BODY_BYTES, Transport
@@ -155,7 +156,9 @@ def credential_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.mark.parametrize("source", ["credentials", "credential_process"])
-def test_a_token_ending_in_cr_is_masked_where_requests_prints_it_escaped(source, request, caplog):
+def test_a_token_ending_in_cr_is_refused_before_sending_and_never_shown(source, request, caplog):
+    """A token ending in CR is refused as unusable credentials (it once reached requests,
+    whose InvalidHeader message printed it escaped); nothing is sent, nothing is shown."""
     caplog.set_level(logging.DEBUG)
     with FaultServer(default=ok({"Keys": []})) as server:
         if source == "credentials":
@@ -164,11 +167,11 @@ def test_a_token_ending_in_cr_is_masked_where_requests_prints_it_escaped(source,
             profile = request.getfixturevalue("credential_process")
             options = Options(profile=profile, endpoint_url=server.url, max_attempts=1, read_timeout=5)
             client = Client(options, transport=Transport(sleep=lambda _: None))
-        document = client.test_request("kms.ListKeys", {}).to_json()
-    assert server.count == 0  # requests refused the header: nothing was sent
-    assert document["error"]["code"] == "InvalidHeader", document
-    assert "header value" in document["error"]["message"]  # the message still says what is wrong
-    found = leaked(outputs(document, caplog), CR_TOKEN, SECRET)
+        with pytest.raises(CredentialsError) as caught:
+            client.test_request("kms.ListKeys", {})
+    assert server.count == 0  # nothing was sent
+    assert "printable ASCII" in str(caught.value)  # the message still says what is wrong
+    found = leaked([str(caught.value), *outputs({}, caplog)], CR_TOKEN, SECRET)
     assert not found, found
 
 

@@ -499,3 +499,10 @@ def test_cross_account_key_arn_is_refused(
     assert found[0][1].endswith("[CROSS_ACCOUNT]")
     assert "999999999999" in found[0][1]
     assert ACCOUNT in found[0][1]
+
+
+def test_a_lone_surrogate_through_the_python_api_is_a_problem_not_a_crash(client: Client) -> None:
+    params = {"KeyId": KEY_ID, "Policy": {"Statement": [{"Sid": "\ud800"}]}, "\udfff": 1}
+    with pytest.raises(RequestValidationError) as caught:
+        client.prepare(client.compiled_template("kms.PutKeyPolicy"), params)
+    assert sorted(p.field for p in caught.value.problems) == ['$["\udfff"]', "Policy.Statement[0].Sid"]

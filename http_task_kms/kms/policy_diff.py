@@ -76,7 +76,9 @@ class PolicyDiff(BaseModel):
 
 
 def _load(policy: str | Mapping[str, Any]) -> Mapping[str, Any]:
-    document = jsonutil.loads(policy) if isinstance(policy, str) else policy
+    # Repeated keys are read last-wins here: the policy stored in KMS may have them (the new
+    # one cannot: the linter refuses them), and a diff is for showing, not for deciding.
+    document = jsonutil.loads(policy, allow_duplicate_keys=True) if isinstance(policy, str) else policy
     if not isinstance(document, Mapping):
         raise ValueError("a key policy must be a JSON object")
     return document

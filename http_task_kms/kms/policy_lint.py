@@ -11,12 +11,14 @@ has no effect or will stop working; SUGGESTION is advice.
 ==============================  ================  ==============================================
 code                            severity          meaning
 ==============================  ================  ==============================================
-INVALID_CHARACTER               ERROR             a character outside TAB, LF, CR, U+0020-U+00FF
+INVALID_CHARACTER               ERROR             a character outside TAB, LF, CR, U+0020-U+00FF,
+                                                  or a lone surrogate escape (``\\ud800``)
 POLICY_TOO_LARGE                ERROR             more UTF-8 bytes than ``max_bytes`` (32 KB)
 POLICY_NEAR_SIZE_LIMIT          SUGGESTION        over 90 % of ``max_bytes``
 INVALID_JSON                    ERROR             not parseable as JSON (line and column given)
 NOT_AN_OBJECT                   ERROR             the document is not a JSON object
-DUPLICATE_KEY                   WARNING           a key repeated in one JSON object (last wins)
+DUPLICATE_KEY                   ERROR             a key repeated in one JSON object: which value
+                                                  KMS applies is unknown
 UNKNOWN_ELEMENT                 ERROR             an element not allowed at the top level or in
                                                   a statement
 INVALID_TYPE                    ERROR             an element of the wrong JSON type
@@ -72,6 +74,7 @@ from typing import Any
 
 import botocore.session
 
+from http_task_kms.jsonutil import StrictJSONError
 from http_task_kms.kms.lint_statement import StatementLinter
 from http_task_kms.kms.policy_model import (
     POLICY_ELEMENTS,
@@ -112,18 +115,8 @@ def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768
     try:
         document = load_policy_json(text)
     except json.JSONDecodeError as exc:
-        findings.append(
-            Finding(
-                severity="ERROR",
-                code="INVALID_JSON",
-                path="$",
-                message=(
-                    f"The policy is not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                    f"{exc.colno}. Fix the syntax there (a missing comma or quote, or a "
-                    "trailing comma, is the usual cause)."
-                ),
-            )
-        )
+        if not _is_raw_surrogate(exc):  # a raw one is already an INVALID_CHARACTER finding
+            findings.append(_parse_failure(exc))
         return findings
     if not isinstance(document, dict):
         findings.append(
@@ -156,6 +149,40 @@ def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768
         findings.extend(linter.lint(statement, path))
     findings.extend(_check_sids(document))
     return findings
+
+
+def _is_raw_surrogate(exc: json.JSONDecodeError) -> bool:
+    return (
+        isinstance(exc, StrictJSONError)
+        and exc.rule == "lone-surrogate"
+        and not exc.doc.startswith("\\", exc.pos)
+    )
+
+
+def _parse_failure(exc: json.JSONDecodeError) -> Finding:
+    if isinstance(exc, StrictJSONError) and exc.rule == "lone-surrogate":
+        return make_finding(
+            "ERROR",
+            "INVALID_CHARACTER",
+            "$",
+            f"The policy holds a {exc.msg} at line {exc.lineno}, column {exc.colno}; it cannot be "
+            "encoded as UTF-8 or sent. Remove the escape, or write the character itself.",
+        )
+    if isinstance(exc, StrictJSONError):
+        where = f" at line {exc.lineno}, column {exc.colno}" if exc.positioned else ""
+        return make_finding(
+            "ERROR",
+            "INVALID_JSON",
+            "$",
+            f"The policy is not strict JSON: {exc.msg}{where}. Write it as plain JSON.",
+        )
+    return make_finding(
+        "ERROR",
+        "INVALID_JSON",
+        "$",
+        f"The policy is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. Fix the "
+        "syntax there (a missing comma or quote, or a trailing comma, is the usual cause).",
+    )
 
 
 def _check_characters(text: str) -> list[Finding]:
@@ -219,11 +246,12 @@ def _check_duplicate_keys(value: Any, path: str) -> list[Finding]:
         for key in value.duplicate_keys:
             findings.append(
                 make_finding(
-                    "WARNING",
+                    "ERROR",
                     "DUPLICATE_KEY",
                     child_path(path, key),
-                    f'"{key}" appears more than once in this object; only its last value is '
-                    "kept and the earlier ones are silently lost. Merge them into one.",
+                    f"{json.dumps(key, ensure_ascii=False)} appears more than once in this object: "
+                    "which of its values KMS applies is unknown (the checks here could approve "
+                    "one while KMS applies another). Keep one.",
                 )
             )
         for key, item in value.items():

@@ -127,12 +127,14 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> DuplicateKeyDict:
 
 
 def load_policy_json(text: str) -> Any:
-    """Parse JSON like :func:`json.loads`; objects are :class:`DuplicateKeyDict` instances.
+    """Parse strict JSON, but keep repeated keys: objects are :class:`DuplicateKeyDict` instances.
 
-    Raises :class:`json.JSONDecodeError` on invalid JSON (NaN, Infinity and nesting deeper
-    than :data:`http_task_kms.jsonutil.MAX_DEPTH` included).
+    The linter reports each repeated key as an ERROR finding with its path (and lints the
+    rest); every other strict rule (NaN, Infinity, numbers out of range, lone surrogates,
+    nesting deeper than :data:`http_task_kms.jsonutil.MAX_DEPTH`) raises
+    :class:`json.JSONDecodeError`.
     """
-    return jsonutil.loads(text, object_pairs_hook=_pairs_hook)
+    return jsonutil.loads(text, object_pairs_hook=_pairs_hook, allow_duplicate_keys=True)
 
 
 def child_path(path: str, key: str | int) -> str:

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from .. import jsonutil
+from ..config import MAX_BACKUP_BYTES
 from ..errors import Interrupted, Problem
+from ..inputs import read_json
 from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
 from .policy_diff import diff_policies
 from .policy_lint import lint_policy
@@ -101,14 +103,23 @@ def _sync_directory(directory: Path) -> None:
 
 
 def read_backup(path: str | Path) -> dict[str, Any]:
-    """Read a backup file; raises ValueError naming what is wrong with it."""
-    with open(path, encoding="utf-8") as handle:
-        document = json.load(handle)
+    """Read a backup file (untrusted: bounded, strict JSON); raises ValueError naming what is wrong.
+
+    At most :data:`~http_task_kms.config.MAX_BACKUP_BYTES` are read; NaN, duplicate keys,
+    lone surrogates and deep nesting are refused (an :class:`~http_task_kms.errors.InputError`,
+    a ValueError), and so is a field of the wrong type.
+    """
+    document = read_json(path, field="BACKUP_FILE", limit=MAX_BACKUP_BYTES, label="a backup file")
     if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
         raise ValueError(f"{path} is not an http-task-kms key-policy backup (format {BACKUP_FORMAT})")
     for field in ("keyId", "region", "policy"):
         if not isinstance(document.get(field), str) or not document[field]:
             raise ValueError(f"{path}: '{field}' is missing or not a string")
+    for field in ("endpoint", "savedAt"):
+        if field in document and not isinstance(document[field], str):
+            raise ValueError(f"{path}: '{field}' must be a string")
+    if document.get("policyName", "default") != "default":
+        raise ValueError(f"{path}: 'policyName' must be 'default' (the only key policy name)")
     return document
 
 
