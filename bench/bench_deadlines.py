@@ -33,9 +33,9 @@ from faultserver import self_signed_cert  # the tests' certificate helper
 from http_task_kms.deadline import DeadlineAdapter
 
 ANSWER = b'{"Keys": [], "Truncated": false}'
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(ANSWER),
+    ANSWER,
 )
 
 

@@ -44,7 +44,7 @@ def _fresh_process_ms(code: str, rounds: int = 5) -> float:
 
 LOAD_OURS = """
 import time; t = time.perf_counter()
-from http_task_kms.plugins import get_registry
+from http_task_kms.plugins.manager import get_registry
 assert len(get_registry()) > 50
 print((time.perf_counter() - t) * 1000)
 """
@@ -59,7 +59,7 @@ print((time.perf_counter() - t) * 1000)
 
 def _policy_2kb(account: str, admin_arn: str) -> dict[str, Any]:
     """The demo's policy (default + key administrators) plus key-user statements, ~2 KB."""
-    from http_task_kms.demo import sample_policy
+    from http_task_kms.kms.demo import sample_policy
 
     statements: list[dict[str, Any]] = sample_policy(account, admin_arn)["Statement"]
     i = 0
@@ -93,8 +93,8 @@ def main() -> None:
     from botocore.credentials import Credentials
 
     from http_task_kms import Client, Options
-    from http_task_kms.local import LocalKms
-    from http_task_kms.signing import AwsCredentials, SigV4Signer
+    from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
+    from http_task_kms.kms.local import LocalKms
 
     report: dict[str, Any] = {"rounds": rounds}
     ours, peer = _fresh_process_ms(LOAD_OURS), _fresh_process_ms(LOAD_BOTOCORE)

@@ -2,7 +2,7 @@
 
 The public API is small: build a :class:`Client`, then ``test_request`` (send) or
 ``prepare`` + ``render`` (dry run). Plugins implement the hooks in
-:mod:`http_task_kms.hookspecs` with :data:`hookimpl`.
+:mod:`http_task_kms.plugins.hookspecs` with :data:`hookimpl`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from .errors import (
     TaskDefinitionError,
     TemplateNotFound,
 )
-from .hookspecs import hookimpl
+from .openapi.load import templates_from_document, templates_from_file
+from .plugins.hookspecs import hookimpl
 from .prepare import Options
 from .result import TestRequestResult
-from .spec import templates_from_document, templates_from_file
 from .task import HttpTask
 from .template import ErrorInfo, TaskTemplate
 

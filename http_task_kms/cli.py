@@ -28,7 +28,7 @@ from .errors import (
     TaskDefinitionError,
     TemplateNotFound,
 )
-from .local import LocalKmsUnavailable
+from .kms.local import LocalKmsUnavailable
 from .prepare import Options
 from .result import ErrorDetail, TestRequestResult, validation_failure
 from .task import select_task
@@ -260,7 +260,7 @@ def spec(service: str, output: str | None) -> None:
     """
     from openapi_spec_validator import validate  # noqa: PLC0415
 
-    from .openapi_gen import dump_yaml, generate_openapi  # noqa: PLC0415
+    from .openapi.generate import dump_yaml, generate_openapi  # noqa: PLC0415
 
     document = generate_openapi(service)
     validate(document)  # never write a document the loader's peers would reject
@@ -282,7 +282,7 @@ def spec(service: str, output: str | None) -> None:
 def demo(debug: bool) -> None:
     """Run a PutKeyPolicy Test request against an embedded KMS (moto) on 127.0.0.1."""
     _setup_logging(debug)
-    from .demo import run_demo  # noqa: PLC0415 - imports moto
+    from .kms.demo import run_demo  # noqa: PLC0415 - imports moto
 
     click.echo("starting the embedded KMS (moto) on 127.0.0.1 …", err=True)
     document = run_demo()
@@ -296,8 +296,8 @@ def demo(debug: bool) -> None:
 @click.option("--key-arn", help="The key the policy is for (checks Resource and the lockout on it).")
 def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None) -> None:
     """Lint a key policy offline; exit 0 when there is no ERROR, 2 otherwise."""
-    from .kms.lockout import check_lockout  # noqa: PLC0415
-    from .kms.policy_lint import lint_policy  # noqa: PLC0415
+    from .kms.policy.lint import lint_policy  # noqa: PLC0415
+    from .kms.policy.lockout import check_lockout  # noqa: PLC0415
 
     text = _read_text(source, "FILE", limit=config.MAX_POLICY_FILE_BYTES, label="lint-policy FILE")
     findings = lint_policy(text, key_arn=key_arn)

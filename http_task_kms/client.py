@@ -17,14 +17,14 @@ from typing import Any
 import pluggy
 
 from . import endpoints, redact
+from .auth.sigv4 import AwsCredentials, Signer
 from .destinations import GuardedSigner, OperatorEndpoints
 from .endpoints import Endpoint
 from .errors import CredentialsError, CredentialsNotFound, PreflightFailed, Problem, RequestValidationError
 from .identity import CallerIdentity
-from .plugins import Registry, get_plugin_manager, get_registry, signers
+from .plugins.manager import Registry, get_plugin_manager, get_registry, signers
 from .prepare import CompiledTask, Host, Options, PreparedRequest, compile_task, compiled_for, prepare
 from .result import TestRequestResult, preflight_failure, shown_request, validation_failure
-from .signing import AwsCredentials, Signer
 from .task import HttpTask
 from .template import TaskTemplate
 from .transport import AttemptPolicy, Outgoing, Transport

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from botocore.utils import CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES
 
 from . import endpoints
+from .auth.sigv4 import Signer
 from .errors import DestinationRefused, Problem
-from .signing import Signer
 
 __all__ = [
     "Configured",

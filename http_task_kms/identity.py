@@ -17,10 +17,10 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from . import endpoints
+from .auth.sigv4 import Signer
 from .destinations import OperatorEndpoints
 from .errors import CredentialsError, Problem
 from .result import failed_step, xml_texts
-from .signing import Signer
 from .transport import AttemptPolicy, Outgoing, Transport
 
 __all__ = ["STEP", "CallerIdentity"]

@@ -22,10 +22,10 @@ import pluggy
 from pydantic import BaseModel, ConfigDict
 
 from . import endpoints, jsonutil
-from .checks import Check, RequestContext
 from .destinations import OperatorEndpoints, destination_problem, service_from_host
 from .errors import Problem, RequestValidationError
 from .expressions import Missing, Node, compile_value, render
+from .plugins.types import Check, RequestContext
 from .task import HttpTask
 from .template import TaskTemplate, is_url_expression
 from .validation import BodyValidator

@@ -1,7 +1,7 @@
 """Keep secrets out of results, logs and files.
 
 Three kinds of secret exist here: the secret access key, the session token and the
-request signature. :mod:`http_task_kms.signing` registers each (:func:`register`,
+request signature. :mod:`http_task_kms.auth.sigv4` registers each (:func:`register`,
 :func:`register_authorization`); :func:`redact_text` masks them in every form they may
 come back in (upper-case, percent-encoded, JSON- or repr-escaped, or cut in two where a
 text was cut: see :mod:`http_task_kms.secretforms`), and masks the values this process

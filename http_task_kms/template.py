@@ -1,7 +1,7 @@
 """The task template: one API operation, ready to become a builder Http task.
 
 A :class:`TaskTemplate` is plain data built once from an OpenAPI document (see
-:mod:`http_task_kms.spec`). It knows how to present itself as a builder Http task
+:mod:`http_task_kms.openapi.load`). It knows how to present itself as a builder Http task
 (:meth:`TaskTemplate.to_task`) and as the JSON Schema of its input parameters
 (:meth:`TaskTemplate.input_schema`), which is what a builder draws its form from.
 """

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from .auth.sigv4 import Signer
 from .deadline import DeadlineAdapter
 from .errors import CredentialsError
 from .redact import redact_headers, redact_text, redact_value
@@ -36,7 +37,6 @@ from .result import (
     parse_body,
     shown_request,
 )
-from .signing import Signer
 
 __all__ = ["MAX_BODY_BYTES", "AttemptPolicy", "Outgoing", "Transport"]
 

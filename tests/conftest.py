@@ -12,8 +12,8 @@ import pytest
 from botocore.credentials import Credentials
 
 from http_task_kms import Client, Options
-from http_task_kms.local import AdminIdentity, LocalKms
-from http_task_kms.signing import AwsCredentials, SigV4Signer
+from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
+from http_task_kms.kms.local import AdminIdentity, LocalKms
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 ACCOUNT = "123456789012"

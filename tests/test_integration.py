@@ -14,7 +14,7 @@ from conftest import ACCOUNT, TemporaryCredentials, policy_for, signer_for, writ
 
 from http_task_kms import Client
 from http_task_kms.cli import main
-from http_task_kms.local import AdminIdentity
+from http_task_kms.kms.local import AdminIdentity
 from http_task_kms.transport import Transport
 
 pytestmark = pytest.mark.integration

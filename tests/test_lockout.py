@@ -1,4 +1,4 @@
-"""Tests of http_task_kms.kms.lockout and http_task_kms.kms.arns."""
+"""Tests of http_task_kms.kms.policy.lockout and http_task_kms.kms.policy.arns."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from http_task_kms.kms.arns import KEY_ID_RE, classify_aws_principal, is_alias, is_key_arn
-from http_task_kms.kms.lockout import LockoutResult, caller_principal_arns, check_lockout, parse_arn
+from http_task_kms.kms.policy.arns import KEY_ID_RE, classify_aws_principal, is_alias, is_key_arn
+from http_task_kms.kms.policy.lockout import LockoutResult, caller_principal_arns, check_lockout, parse_arn
 
 POLICIES = Path(__file__).parent / "policies"
 EXPECTED: dict[str, Any] = yaml.safe_load((POLICIES / "expected.yaml").read_text())

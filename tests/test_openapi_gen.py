@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from http_task_kms.errors import SpecError
-from http_task_kms.openapi_errors import retry_codes
-from http_task_kms.openapi_gen import dump_yaml, generate_openapi
+from http_task_kms.openapi.errors import retry_codes
+from http_task_kms.openapi.generate import dump_yaml, generate_openapi
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "kms" / "2014-11-01" / "openapi.yaml"
 PUT_KEY_POLICY = "/#X-Amz-Target=TrentService.PutKeyPolicy"

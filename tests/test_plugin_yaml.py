@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from http_task_kms import hookspecs
-from http_task_kms.plugins import get_plugin_manager, get_registry, signers
+from http_task_kms.plugins.manager import get_plugin_manager, get_registry, hookspecs, signers
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,7 +67,7 @@ def test_credential_type_has_a_signer_and_spec_exists(descriptor: dict[str, Any]
 
 
 def test_permissions_name_real_kms_actions(descriptor: dict[str, Any]) -> None:
-    from http_task_kms.kms.policy_lint import kms_actions
+    from http_task_kms.kms.policy.lint import kms_actions
 
     actions = {a.lower() for a in kms_actions()}
     for template_id, needed in descriptor["permissions"].items():

@@ -24,13 +24,13 @@ from http_task_kms import (
     TaskTemplate,
     TestRequestResult,
     hookimpl,
-    hookspecs,
 )
-from http_task_kms.checks import Check, RequestContext
 from http_task_kms.cli import main
-from http_task_kms.plugins import get_plugin_manager, get_registry, signers
+from http_task_kms.openapi.load import templates_from_document
+from http_task_kms.plugins import hookspecs
+from http_task_kms.plugins.manager import get_plugin_manager, get_registry, signers
+from http_task_kms.plugins.types import Check, RequestContext
 from http_task_kms.prepare import PreparedRequest
-from http_task_kms.spec import templates_from_document
 
 CALLER = f"arn:aws:iam::{ACCOUNT}:user/x"
 # Plugins registered by these tests stay referenced for the whole session: get_registry()

@@ -1,4 +1,4 @@
-"""Tests of http_task_kms.kms.policy_diff: each normalisation alone, then real changes."""
+"""Tests of http_task_kms.kms.policy.diff: each normalisation alone, then real changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from http_task_kms.kms.policy_diff import (
+from http_task_kms.kms.policy.diff import (
     PolicyDiff,
     StatementChange,
     diff_policies,

@@ -1,4 +1,4 @@
-"""Tests of http_task_kms.kms.policy_lint: the corpus, then each rule on its own."""
+"""Tests of http_task_kms.kms.policy.lint: the corpus, then each rule on its own."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from http_task_kms.kms import policy_lint
-from http_task_kms.kms.policy_lint import Finding, kms_actions, lint_policy
+from http_task_kms.kms.policy import lint as policy_lint
+from http_task_kms.kms.policy.lint import Finding, kms_actions, lint_policy
 
 POLICIES = Path(__file__).parent / "policies"
 EXPECTED: dict[str, Any] = yaml.safe_load((POLICIES / "expected.yaml").read_text())

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from http_task_kms import Client, Options, Problem, RequestValidationError
 from http_task_kms.expressions import MISSING, compile_value, render
-from http_task_kms.kms.policy_lint import lint_policy
+from http_task_kms.kms.policy.lint import lint_policy
 from http_task_kms.prepare import PreparedRequest
 
 settings.register_profile(

@@ -30,9 +30,9 @@ from botocore.credentials import Credentials
 from faultserver import ECHO_FORMS, FaultServer, echo_form, loopback_only, ok  # noqa: F401 - loopback_only
 
 from http_task_kms import Client, Options, redact
+from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
 from http_task_kms.errors import CredentialsError
 from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES
-from http_task_kms.signing import AwsCredentials, SigV4Signer
 from http_task_kms.transport import MAX_BODY_BYTES, Transport
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

@@ -34,8 +34,8 @@ from conftest import KEY_ID, policy_for
 from faultserver import FaultServer, by_target, echo_secrets, loopback_only, ok  # noqa: F401 - loopback_only
 
 from http_task_kms import Client
+from http_task_kms.auth.sigv4 import SigV4Signer
 from http_task_kms.cli import main
-from http_task_kms.signing import SigV4Signer
 
 ACCESS = "AKIASWEEPTEST0000001"
 SECRET = "SECRETsecretSECRETsecret0123456789abcdef"
@@ -449,7 +449,7 @@ def test_commands_leak_nothing_as_subprocesses(sweep, fault, tmp_path):
 def test_demo_never_shows_the_secret_it_creates(tmp_path):
     spy = tmp_path / "spy.txt"  # the demo user's secret, recorded for this test only
     prelude = (
-        "import http_task_kms.local as local\n"
+        "import http_task_kms.kms.local as local\n"
         "created = local.LocalKms.create_admin\n"
         "def create_admin(self, *args, **kwargs):\n"
         "    admin = created(self, *args, **kwargs)\n"

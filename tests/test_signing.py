@@ -10,8 +10,8 @@ from unittest import mock
 import pytest
 from botocore.credentials import Credentials
 
+from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
 from http_task_kms.errors import CredentialsError
-from http_task_kms.signing import AwsCredentials, SigV4Signer
 
 GOLDEN_BODY = (
     '{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "PolicyName": "default", '

@@ -1,4 +1,4 @@
-"""The OpenAPI loader (http_task_kms.spec): KMS templates, the seed page, other services, bad documents."""
+"""The OpenAPI loader (openapi.load): KMS templates, the seed page, other services, bad documents."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from jsonschema import Draft202012Validator
 
 from http_task_kms.cli import main, run
 from http_task_kms.errors import SpecError
-from http_task_kms.plugins import get_registry
-from http_task_kms.spec import html_to_text, templates_from_document, templates_from_file
+from http_task_kms.openapi.load import html_to_text, templates_from_document, templates_from_file
+from http_task_kms.plugins.manager import get_registry
 from http_task_kms.template import TaskTemplate
 from http_task_kms.validation import BodyValidator
 
@@ -789,8 +789,8 @@ def test_html_to_text(html: str, text: str) -> None:
 def test_parsed_documents_are_cached_as_json_and_invalidated_by_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from http_task_kms import doccache
-    from http_task_kms.spec import load_document
+    from http_task_kms.openapi import cache as doccache
+    from http_task_kms.openapi.load import load_document
 
     monkeypatch.setattr(doccache, "cache_dir", lambda: tmp_path / "cache")
     source = tmp_path / "doc.yaml"
@@ -801,7 +801,7 @@ def test_parsed_documents_are_cached_as_json_and_invalidated_by_edits(
     def counting(path: str | Path, parse: Any) -> Any:
         return real(path, lambda p: parsed.append(p) or parse(p))
 
-    monkeypatch.setattr("http_task_kms.spec.cached_document", counting)
+    monkeypatch.setattr("http_task_kms.openapi.load.cached_document", counting)
     assert load_document(source)["info"]["title"] == "one"
     assert load_document(source)["info"]["title"] == "one"
     assert len(parsed) == 1  # the second load read the JSON copy
@@ -812,8 +812,8 @@ def test_parsed_documents_are_cached_as_json_and_invalidated_by_edits(
 
 
 def test_an_unwritable_cache_only_costs_the_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from http_task_kms import doccache
-    from http_task_kms.spec import load_document
+    from http_task_kms.openapi import cache as doccache
+    from http_task_kms.openapi.load import load_document
 
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -824,8 +824,8 @@ def test_an_unwritable_cache_only_costs_the_parse(tmp_path: Path, monkeypatch: p
 
 
 def test_documents_json_cannot_hold_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from http_task_kms import doccache
-    from http_task_kms.spec import load_document
+    from http_task_kms.openapi import cache as doccache
+    from http_task_kms.openapi.load import load_document
 
     monkeypatch.setattr(doccache, "cache_dir", lambda: tmp_path / "cache")
     source = tmp_path / "doc.yaml"

@@ -504,7 +504,7 @@ def test_billion_laughs_spec_is_refused_quickly_with_bounded_memory_and_never_ca
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from http_task_kms.errors import SpecError
-    from http_task_kms.spec import load_document
+    from http_task_kms.openapi.load import load_document
 
     spec = tmp_path / "laughs.yaml"
     spec.write_text(SPEC + LAUGHS, encoding="utf-8")
@@ -591,7 +591,7 @@ def test_spec_over_16_mib_is_refused(
 
 
 def test_yaml_checks_nesting_and_non_finite_numbers_before_construction() -> None:
-    from http_task_kms.yamlutil import StrictYAMLError, loads
+    from http_task_kms.openapi.yaml_strict import StrictYAMLError, loads
 
     stacked = "a: &a " + "[" * 60 + "]" * 60 + "\nb: " + "[" * 50 + "*a" + "]" * 50
     with pytest.raises(StrictYAMLError, match="nested more than 100 levels deep"):
@@ -605,7 +605,7 @@ def test_yaml_checks_nesting_and_non_finite_numbers_before_construction() -> Non
 
 
 def test_pure_python_yaml_loader_refuses_lone_surrogates(monkeypatch: pytest.MonkeyPatch) -> None:
-    from http_task_kms import yamlutil
+    from http_task_kms.openapi import yaml_strict as yamlutil
 
     monkeypatch.setattr(yamlutil, "_SAFE_LOADER", yaml.SafeLoader)
     monkeypatch.setattr(yamlutil, "C_LOADER", False)

@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..checks import Check, RequestContext
-from ..hookspecs import hookimpl
-from ..signing import AwsCredentials, Signer, SignerFactory, SigV4Signer
-from ..spec import templates_from_file
+from ..auth.sigv4 import AwsCredentials, Signer, SignerFactory, SigV4Signer
+from ..openapi.load import templates_from_file
+from ..plugins.hookspecs import hookimpl
+from ..plugins.types import Check, RequestContext
 from ..template import TaskTemplate
 from ..validation import BodyValidator
-from .request_checks import check_put_key_policy
+from .checks import check_put_key_policy
 
 if TYPE_CHECKING:
     from ..client import Client

@@ -26,8 +26,8 @@ from ..config import MAX_BACKUP_BYTES
 from ..errors import Interrupted, Problem
 from ..inputs import read_json
 from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
-from .policy_diff import diff_policies
-from .policy_lint import lint_policy
+from .policy.diff import diff_policies
+from .policy.lint import lint_policy
 
 if TYPE_CHECKING:
     from ..client import Client

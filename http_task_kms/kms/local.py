@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from .errors import HttpTaskError
+from ..errors import HttpTaskError
 
 __all__ = ["AdminIdentity", "LocalKms", "LocalKmsUnavailable"]
 

@@ -1,7 +1,7 @@
 """Shared vocabulary of the key-policy checks: element names, JSONPath helpers, globs.
 
-Pure helpers used by :mod:`~http_task_kms.kms.policy_lint`,
-:mod:`~http_task_kms.kms.lockout` and :mod:`~http_task_kms.kms.policy_diff`.
+Pure helpers used by :mod:`~http_task_kms.kms.policy.lint`,
+:mod:`~http_task_kms.kms.policy.lockout` and :mod:`~http_task_kms.kms.policy.diff`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import jsonutil
-from ..checks import Severity
+from ... import jsonutil
+from ...plugins.types import Severity
 
 __all__ = [
     "CONDITION_OPERATORS",

@@ -1,6 +1,6 @@
-"""The statement-level rules of :func:`~http_task_kms.kms.policy_lint.lint_policy`.
+"""The statement-level rules of :func:`~http_task_kms.kms.policy.lint.lint_policy`.
 
-The finding codes are documented in :mod:`http_task_kms.kms.policy_lint`.
+The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from http_task_kms.kms.arns import parse_arn
-from http_task_kms.kms.lint_principals import lint_allow_risks, lint_principal
-from http_task_kms.kms.policy_model import (
+from .arns import parse_arn
+from .lint_principals import lint_allow_risks, lint_principal
+from .model import (
     CONDITION_OPERATORS,
     STATEMENT_ELEMENTS,
     Finding,

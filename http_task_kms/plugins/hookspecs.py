@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .checks import Check, RequestContext
-    from .client import Client
-    from .prepare import PreparedRequest
-    from .result import TestRequestResult
-    from .signing import SignerFactory
-    from .template import TaskTemplate
+    from ..auth.sigv4 import SignerFactory
+    from ..client import Client
+    from ..prepare import PreparedRequest
+    from ..result import TestRequestResult
+    from ..template import TaskTemplate
+    from .types import Check, RequestContext
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -21,8 +21,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
-from . import redact
-from .errors import CredentialsError, CredentialsNotFound
+from .. import redact
+from ..errors import CredentialsError, CredentialsNotFound
 
 __all__ = ["AwsCredentials", "SigV4Signer", "Signer", "SignerFactory"]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from botocore.credentials import Credentials
 
-from .client import Client
+from ..auth.sigv4 import AwsCredentials, SigV4Signer
+from ..client import Client
+from ..prepare import Options
 from .local import LocalKms
-from .prepare import Options
-from .signing import AwsCredentials, SigV4Signer
 
 __all__ = ["run_demo", "sample_policy"]
 

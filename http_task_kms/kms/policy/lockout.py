@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from http_task_kms.kms.arns import AwsPrincipal, classify_aws_principal, parse_arn
-from http_task_kms.kms.conditions import Tri, evaluate_condition, tri_and
-from http_task_kms.kms.policy_model import as_list, glob_match, iter_statements, statement_label
+from .arns import AwsPrincipal, classify_aws_principal, parse_arn
+from .conditions import Tri, evaluate_condition, tri_and
+from .model import as_list, glob_match, iter_statements, statement_label
 
 __all__ = [
     "LockoutResult",

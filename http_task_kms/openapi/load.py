@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import yamlutil
-from .config import MAX_SPEC_BYTES
-from .doccache import cached_document
-from .errors import InputError, SpecError
-from .htmltext import html_to_text
-from .inputs import read_text
-from .template import ErrorInfo, TaskTemplate
+from ..config import MAX_SPEC_BYTES
+from ..errors import InputError, SpecError
+from ..inputs import read_text
+from ..template import ErrorInfo, TaskTemplate
+from . import yaml_strict
+from .cache import cached_document
+from .html import html_to_text
 
 __all__ = ["html_to_text", "load_document", "templates_from_document", "templates_from_file"]
 
@@ -47,9 +47,9 @@ def _pointer(*parts: str) -> str:
 
 
 def _parse_yaml(path: Path) -> Any:
-    """The document at ``path``: at most 16 MiB, strict YAML (see :mod:`http_task_kms.yamlutil`)."""
+    """The document at ``path``: at most 16 MiB, strict YAML (:mod:`http_task_kms.openapi.yaml_strict`)."""
     text = read_text(path, field="spec", limit=MAX_SPEC_BYTES, label="an OpenAPI document (--spec)")
-    return yamlutil.loads(text)
+    return yaml_strict.loads(text)
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def load_document(path: str | Path) -> dict[str, Any]:
         error = SpecError(exc.reason)
         error.location = str(path)
         raise error from None
-    except yamlutil.StrictYAMLError as exc:
+    except yaml_strict.StrictYAMLError as exc:
         raise SpecError(str(exc), location=str(path)) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML or JSON: {exc}", location=str(path)) from None

@@ -74,9 +74,9 @@ from typing import Any
 
 import botocore.session
 
-from http_task_kms.jsonutil import StrictJSONError
-from http_task_kms.kms.lint_statement import StatementLinter
-from http_task_kms.kms.policy_model import (
+from ...jsonutil import StrictJSONError
+from .lint_statement import StatementLinter
+from .model import (
     POLICY_ELEMENTS,
     DuplicateKeyDict,
     Finding,

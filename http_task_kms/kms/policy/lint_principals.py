@@ -1,6 +1,6 @@
-"""The principal rules of :func:`~http_task_kms.kms.policy_lint.lint_policy`.
+"""The principal rules of :func:`~http_task_kms.kms.policy.lint.lint_policy`.
 
-The finding codes are documented in :mod:`http_task_kms.kms.policy_lint`.
+The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from http_task_kms.kms.arns import classify_aws_principal
-from http_task_kms.kms.policy_model import (
+from .arns import classify_aws_principal
+from .model import (
     PRINCIPAL_TYPES,
     Finding,
     child_path,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from http_task_kms.kms.arns import AwsPrincipal, classify_aws_principal, parse_arn
-from http_task_kms.kms.policy_model import as_list, glob_match
+from .arns import AwsPrincipal, classify_aws_principal, parse_arn
+from .model import as_list, glob_match
 
 __all__ = ["Tri", "evaluate_condition", "tri_and", "tri_any", "tri_not"]
 

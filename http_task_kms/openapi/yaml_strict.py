@@ -22,7 +22,7 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .config import MAX_SPEC_DEPTH, MAX_SPEC_NODES
+from ..config import MAX_SPEC_DEPTH, MAX_SPEC_NODES
 
 __all__ = ["C_LOADER", "StrictYAMLError", "loads"]
 

@@ -21,9 +21,9 @@ import yaml
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from http_task_kms.errors import SpecError
-from http_task_kms.openapi_errors import ALWAYS_THROTTLING, COMMON_ERRORS, exception_info
-from http_task_kms.openapi_errors import retry_codes as load_retry_codes
+from ..errors import SpecError
+from .errors import ALWAYS_THROTTLING, COMMON_ERRORS, exception_info
+from .errors import retry_codes as load_retry_codes
 
 __all__ = ["dump_yaml", "generate_openapi"]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pluggy
 
+from ..auth.sigv4 import SignerFactory
+from ..errors import TemplateNotFound
+from ..openapi.load import templates_from_file
+from ..template import TaskTemplate
 from . import hookspecs
-from .errors import TemplateNotFound
-from .signing import SignerFactory
-from .spec import templates_from_file
-from .template import TaskTemplate
 
 __all__ = ["Registry", "get_plugin_manager", "get_registry"]
 

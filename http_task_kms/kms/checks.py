@@ -3,7 +3,7 @@
 Codes: KEY_ID_ALIAS, KEY_ID_INVALID, KEY_ARN_REGION_MISMATCH, KEY_ARN_PARTITION_MISMATCH,
 POLICY_NAME_INVALID, CROSS_ACCOUNT, LOCKOUT_FAIL, LOCKOUT_BYPASSED, LOCKOUT_UNCERTAIN,
 LOCKOUT_DELEGATED, LOCKOUT_NOT_CHECKED, plus the key-policy lint codes of
-:mod:`http_task_kms.kms.policy_lint` (field ``Policy``).
+:mod:`http_task_kms.kms.policy.lint` (field ``Policy``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import jsonutil
-from ..checks import Check, RequestContext
-from .arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
-from .lockout import check_lockout
-from .policy_lint import lint_policy
+from ..plugins.types import Check, RequestContext
+from .policy.arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
+from .policy.lint import lint_policy
+from .policy.lockout import check_lockout
 
 __all__ = ["check_put_key_policy", "key_arn_for"]
 

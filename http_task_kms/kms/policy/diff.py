@@ -31,9 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import jsonutil
+from ... import jsonutil
 from .arns import ACCOUNT_ID_RE, account_root_arn
-from .policy_model import STATEMENT_ELEMENTS, as_list, iter_statements
+from .model import STATEMENT_ELEMENTS, as_list, iter_statements
 
 __all__ = [
     "PolicyDiff",

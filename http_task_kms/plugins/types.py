@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .endpoints import Endpoint
-from .errors import Problem
-from .template import TaskTemplate
+from ..endpoints import Endpoint
+from ..errors import Problem
+from ..template import TaskTemplate
 
 __all__ = ["Check", "RequestContext", "Severity"]
 

@@ -1,0 +1,4 @@
+"""Key-policy analysis, offline and pure: :mod:`.model` and :mod:`.arns` (parsing), :mod:`.lint`
+(with :mod:`.lint_statement`, :mod:`.lint_principals`), :mod:`.lockout` (with
+:mod:`.conditions`), :mod:`.diff`, and :mod:`.iam` (KMS's IAM actions and condition keys).
+"""

@@ -1,0 +1,5 @@
+"""OpenAPI documents in the AWS JSON convention: :mod:`.load` turns one into task templates,
+:mod:`.generate` writes one from botocore's service model. Helpers: :mod:`.yaml_strict`
+(bounded, strict YAML), :mod:`.cache` (a JSON copy of each parsed document), :mod:`.html`
+(descriptions as plain text), :mod:`.errors` (error facts botocore's model does not hold).
+"""
