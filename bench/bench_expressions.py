@@ -25,7 +25,7 @@ from bench_put_key_policy import _policy_2kb
 
 from http_task_kms import Client, sandbox
 from http_task_kms.expressions import Node, compile_value, render
-from http_task_kms.prepare import compile_task
+from http_task_kms.render import compile_task
 from http_task_kms.task import HttpTask
 
 ACCOUNT = "111122223333"

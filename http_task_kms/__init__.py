@@ -1,28 +1,36 @@
-"""http-task-kms: AWS KMS operations as workflow-builder HTTP task templates.
+"""http-task-kms: AWS KMS operations (and any AWS JSON-protocol service) as workflow-builder
+HTTP task templates — rendered, checked, signed and sent.
 
-The public API is small: build a :class:`Client`, then ``test_request`` (send) or
-``prepare`` + ``render`` (dry run). Plugins implement the hooks in
-:mod:`http_task_kms.plugins.hookspecs` with :data:`hookimpl`.
+The host API is small: build a :class:`Client`, then ``test_request`` (send) or ``dry_run``
+(render and check, nothing sent), each returning a :class:`TestRequestResult`. Plugins
+implement the hooks in :mod:`http_task_kms.plugins.hookspecs` with :data:`hookimpl`.
+
+Names are imported on first use, so that importing the package (as the command line does
+for ``--help``) costs nothing.
 """
 
 from __future__ import annotations
 
-from .client import Client
-from .errors import (
-    CredentialsError,
-    HttpTaskError,
-    Problem,
-    RequestValidationError,
-    SpecError,
-    TaskDefinitionError,
-    TemplateNotFound,
-)
-from .openapi.load import templates_from_document, templates_from_file
-from .plugins.hookspecs import hookimpl
-from .prepare import Options
-from .result import TestRequestResult
-from .task import HttpTask
-from .template import ErrorInfo, TaskTemplate
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .errors import (
+        CredentialsError,
+        HttpTaskError,
+        Problem,
+        RequestValidationError,
+        SpecError,
+        TaskDefinitionError,
+        TemplateNotFound,
+    )
+    from .openapi.load import templates_from_document, templates_from_file
+    from .options import Options
+    from .plugins.hookspecs import hookimpl
+    from .result import TestRequestResult
+    from .task import HttpTask
+    from .template import ErrorInfo, TaskTemplate
 
 __all__ = [
     "Client",
@@ -42,3 +50,30 @@ __all__ = [
     "templates_from_document",
     "templates_from_file",
 ]
+
+_WHERE = {
+    "Client": ".client",
+    "CredentialsError": ".errors",
+    "HttpTaskError": ".errors",
+    "Problem": ".errors",
+    "RequestValidationError": ".errors",
+    "SpecError": ".errors",
+    "TaskDefinitionError": ".errors",
+    "TemplateNotFound": ".errors",
+    "templates_from_document": ".openapi.load",
+    "templates_from_file": ".openapi.load",
+    "Options": ".options",
+    "hookimpl": ".plugins.hookspecs",
+    "TestRequestResult": ".result",
+    "HttpTask": ".task",
+    "ErrorInfo": ".template",
+    "TaskTemplate": ".template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

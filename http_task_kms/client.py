@@ -1,12 +1,15 @@
-"""The Python API behind the CLI: prepare, render (dry run) and send Test requests.
+"""The Python API behind the CLI: dry runs and Test requests, one flow for both.
 
 >>> client = Client(Options(region="us-east-1"))
 >>> result = client.test_request("kms.PutKeyPolicy", {"KeyId": "…", "Policy": {...}})
 
-A :class:`Client` resolves credentials once, keeps one HTTP session, and compiles each
-template once; use one for many requests. Keys come only from the operator (``--profile``
-or the environment); every signature is made for a destination the operator allows
-(:mod:`http_task_kms.destinations`).
+One request flows one way: prepare (render and check, pure) → preflight (the plugins fetch
+the facts their checks need, through a narrow session: the only I/O before sending) →
+check again with those facts → sign → send (or a plugin takes the send over) → result.
+A :class:`Client` resolves credentials once, keeps one HTTP session and one caller-identity
+cache, and its registry compiles each template once; use one for many requests. Keys come
+only from the operator (``--profile`` or the environment); every signature is made for a
+destination the operator allows (:mod:`http_task_kms.destinations`).
 """
 
 from __future__ import annotations
@@ -14,20 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pluggy
-
-from . import endpoints, redact
-from .auth.sigv4 import AwsCredentials, Signer
+from . import endpoints
+from .auth import AWS_SIGV4
+from .auth.sigv4 import AwsCredentials
 from .destinations import GuardedSigner, OperatorEndpoints
 from .endpoints import Endpoint
 from .errors import CredentialsError, CredentialsNotFound, PreflightFailed, Problem, RequestValidationError
 from .identity import CallerIdentity
-from .plugins.manager import Registry, get_plugin_manager, get_registry, signers
-from .prepare import CompiledTask, Host, Options, PreparedRequest, compile_task, compiled_for, prepare
+from .options import Options
+from .plugins.manager import Plugins, get_plugins, get_registry
+from .plugins.types import PreparedRequest, Signer
+from .prepare import Host, prepare, recheck
+from .registry import Registry
+from .render import CompiledTask, compile_task
 from .result import TestRequestResult, preflight_failure, shown_request, validation_failure
+from .session import RequestSession
 from .task import HttpTask
 from .template import TaskTemplate
-from .transport import AttemptPolicy, Outgoing, Transport
+from .transport import Attempts, Outgoing, Transport
 from .wire import Operations
 
 __all__ = ["Client"]
@@ -41,34 +48,37 @@ class Client:
         options: Options | None = None,
         *,
         spec: str | None = None,
-        manager: pluggy.PluginManager | None = None,
+        plugins: Plugins | None = None,
         transport: Transport | None = None,
         signer: Signer | None = None,
     ) -> None:
         self.options = options or Options()
-        self.manager = manager or get_plugin_manager()
-        self.registry: Registry = get_registry(spec, manager=self.manager)
+        self.plugins = plugins or get_plugins()
+        self.manager = self.plugins.manager
+        plugin_registry = self.plugins.registry
+        self.registry: Registry = plugin_registry if spec is None else get_registry(spec)
         # Operations are matched by what goes on the wire: the plugins' and the --spec document's.
-        plugins = self.registry if spec is None else get_registry(manager=self.manager)
-        self.operations = Operations(plugins, preferred=self.registry if spec is not None else ())
+        preferred = self.registry if spec is not None else ()
+        self.operations = Operations(plugin_registry, preferred=preferred)
         self.transport = transport or Transport()
         self._credentials = AwsCredentials(profile=self.options.profile)
-        self._signers: dict[str, Signer] = {}
-        if signer is not None:
-            self._signers["aws-sigv4"] = signer
+        self._signers: dict[str, Signer] = {} if signer is None else {AWS_SIGV4: signer}
         self.endpoints = OperatorEndpoints(
             endpoint_url=self.options.endpoint_url,
-            sts_endpoint_url=self.options.plugin_options.get("sts_endpoint_url"),
+            sts_endpoint_url=self.options.sts_endpoint_url,
             fips=self.options.fips,
             dual_stack=self.options.dual_stack,
             session=self._session,
         )
         self.identity = CallerIdentity(self.endpoints, self.transport, lambda: self.signer)
-        redact.install_log_filter()  # botocore logs the canonical request (with the token) at DEBUG
-        sts_url = self.options.plugin_options.get("sts_endpoint_url")
-        if sts_url:
+        self._check_sts_endpoint()
+
+    def _check_sts_endpoint(self) -> None:
+        if self.options.sts_endpoint_url:
             problems = endpoints.check_endpoint_url(
-                str(sts_url), allow_insecure=self.options.allow_insecure_endpoint, field="sts-endpoint-url"
+                self.options.sts_endpoint_url,
+                allow_insecure=self.options.allow_insecure_endpoint,
+                field="sts-endpoint-url",
             )
             if problems:
                 raise RequestValidationError(problems)
@@ -79,70 +89,90 @@ class Client:
         except CredentialsError:
             return None
 
-    def signer_for(self, credentials_type: str) -> Signer:
-        """The signer of a credentials type (created on first use), guarded by the operator's endpoints."""
-        if credentials_type not in self._signers:
-            factories = signers(self.manager)
-            if credentials_type not in factories:
-                known = ", ".join(sorted(factories)) or "none"
-                raise RequestValidationError(
-                    [
-                        Problem(
-                            field="credentials",
-                            message=f"no signer for type {credentials_type!r} (registered: {known})",
-                        )
-                    ]
-                )
-            self._signers[credentials_type] = factories[credentials_type](profile=self.options.profile)
-        return GuardedSigner(self._signers[credentials_type], self.endpoints)
-
-    @property
-    def signer(self) -> Signer:
-        """The ``aws-sigv4`` signer (created on first use)."""
-        return self.signer_for("aws-sigv4")
-
     def _default_region(self) -> str | None:
         try:
             return self._credentials.region()
         except CredentialsError:
             return None
 
+    # -- signers ---------------------------------------------------------------------------
+    def signer_for(self, credentials_type: str) -> Signer:
+        """The signer of a credentials type (created on first use), guarded by the operator's endpoints."""
+        if credentials_type not in self._signers:
+            factories = self.plugins.signers()
+            if credentials_type not in factories:
+                known = ", ".join(sorted(factories)) or "none"
+                message = f"no signer for type {credentials_type!r} (registered: {known})"
+                raise RequestValidationError([Problem(field="credentials", message=message)])
+            self._signers[credentials_type] = factories[credentials_type](profile=self.options.profile)
+        return GuardedSigner(self._signers[credentials_type], self.endpoints)
+
+    @property
+    def signer(self) -> Signer:
+        """The ``aws-sigv4`` signer (created on first use)."""
+        return self.signer_for(AWS_SIGV4)
+
     # -- preparing -------------------------------------------------------------------------
-    def host(self, *, dry_run: bool = False) -> Host:
+    @property
+    def host(self) -> Host:
         """What :func:`~http_task_kms.prepare.prepare` needs from this client."""
-        look_up = not dry_run
         return Host(
             manager=self.manager,
+            registry=self.registry,
             operations=self.operations,
             operator=self.endpoints,
             default_region=self._default_region,
-            caller_arn=lambda endpoint: self.caller_arn(endpoint, look_up=look_up),
-            caller_problem=lambda: self.identity.last_error,
-        )
-
-    def prepare(self, compiled: CompiledTask, params: Any, *, dry_run: bool = False) -> PreparedRequest:
-        """Render and check; raises :class:`RequestValidationError` listing every problem.
-
-        ``dry_run`` (``render``): nothing is sent, not even ``sts:GetCallerIdentity``; the
-        lockout check then runs only with the ``caller_arn`` option. Otherwise a failed caller
-        lookup raises :class:`~http_task_kms.errors.PreflightFailed`.
-        """
-        return prepare(
-            compiled, params, options=self.options, host=self.host(dry_run=dry_run), dry_run=dry_run
         )
 
     def compiled_template(self, template_id: str) -> CompiledTask:
         """The template's task, compiled once."""
-        return compiled_for(self.registry.get(template_id))
+        return self.registry.compiled(self.registry.get(template_id))
+
+    def prepare(self, compiled: CompiledTask, params: Any, *, dry_run: bool = False) -> PreparedRequest:
+        """Everything before signing: render and check, preflight, check again with its facts.
+
+        Raises :class:`RequestValidationError` listing every problem, or
+        :class:`~http_task_kms.errors.PreflightFailed` when a call the preflight made failed.
+        ``dry_run`` (``render``): the preflight sends nothing.
+        """
+        prepared = prepare(compiled, params, options=self.options, host=self.host, dry_run=dry_run)
+        prepared.facts = self.preflight(prepared, self.session_for(prepared, dry_run=dry_run))
+        return prepared
+
+    def session_for(self, request: PreparedRequest, *, dry_run: bool = False) -> RequestSession:
+        """The narrow session the plugins get for ``request``."""
+        return RequestSession(
+            request,
+            options=self.options.plugin_options,
+            dry_run=dry_run,
+            send=self.send,
+            prepare=self._prepare_call,
+            identity=self.identity.arn,
+        )
+
+    def _prepare_call(self, template: TaskTemplate, body: Mapping[str, Any], at: Endpoint) -> PreparedRequest:
+        params = {**body, "region": at.region}
+        where = at if at.custom else None
+        return prepare(
+            self.registry.compiled(template), params, options=self.options, host=self.host, at=where
+        )
+
+    def preflight(self, request: PreparedRequest, session: RequestSession) -> dict[str, Any]:
+        """The plugins' preflight, then their checks again with the facts it found."""
+        facts: dict[str, Any] = {}
+        for found in self.manager.hook.preflight(request=request, session=session):
+            facts.update(found or {})
+        recheck(request, facts, options=self.options, manager=self.manager, dry_run=session.dry_run)
+        return facts
 
     # -- running ---------------------------------------------------------------------------
-    def policy(self, task: HttpTask) -> AttemptPolicy:
+    def attempts_for(self, task: HttpTask) -> Attempts:
         """Attempts and timeouts: the task's settings, overridden by the options."""
-        retry = task.retry
-        return AttemptPolicy(
-            max_attempts=self.options.max_attempts or (retry.maxAttempts if retry else 3),
-            interval_seconds=retry.intervalSeconds if retry else 1.0,
-            backoff_rate=retry.backoffRate if retry else 2.0,
+        retry, defaults = task.retry, Attempts()
+        return Attempts(
+            max_attempts=self.options.max_attempts or (retry.maxAttempts if retry else defaults.max_attempts),
+            interval_seconds=retry.intervalSeconds if retry else defaults.interval_seconds,
+            backoff_rate=retry.backoffRate if retry else defaults.backoff_rate,
             connect_timeout=self.options.connect_timeout or task.connectionTimeoutSeconds,
             read_timeout=self.options.read_timeout or task.readTimeoutSeconds,
         )
@@ -164,19 +194,14 @@ class Client:
         )
 
     def render(self, prepared: PreparedRequest) -> TestRequestResult:
-        """A dry run: the request signed as it would be sent, secrets redacted; nothing is sent.
-
-        Without any credentials configured the request is shown unsigned; credentials that
-        are configured but fail (a credential_process printing junk, a failed refresh) raise
-        :class:`CredentialsError`, as sending would.
-        """
+        """The request signed as it would be sent, secrets redacted; nothing is sent."""
         out = self.outgoing(prepared)
         try:
             headers = self.signer_for(prepared.credentials_type).sign(
                 out.method, out.url, out.headers, out.body, service=out.service, region=out.region
             )
             signed = True
-        except CredentialsNotFound:
+        except CredentialsNotFound:  # none configured: show it unsigned (a broken helper is an error)
             headers, signed = dict(out.headers), False
         shown = shown_request(
             out.method, out.url, headers, out.shown_body, signed=signed, credentials=prepared.credentials
@@ -188,60 +213,68 @@ class Client:
     def send(self, prepared: PreparedRequest) -> TestRequestResult:
         """Sign and send with the task's retries and timeouts."""
         signer = self.signer_for(prepared.credentials_type)
-        result = self.transport.send(self.outgoing(prepared), signer, self.policy(prepared.task))
+        result = self.transport.send(self.outgoing(prepared), signer, self.attempts_for(prepared.task))
         result.warnings = [w.model_dump() for w in prepared.warnings]
         if result.request is not None:
             result.request.credentials = prepared.credentials
         return result
 
-    def test_request(self, template_id: str, params: Any) -> TestRequestResult:
-        """Prepare and send one request from a template (a ValidationError result if refused)."""
-        return self.test_compiled(self.compiled_template(template_id), params)
+    def compile(self, template_or_task: str | TaskTemplate | HttpTask) -> CompiledTask:
+        """A template (by id or object) or a builder Http task, compiled."""
+        if isinstance(template_or_task, HttpTask):
+            return compile_task(template_or_task)
+        if isinstance(template_or_task, TaskTemplate):
+            return self.registry.compiled(template_or_task)
+        return self.compiled_template(template_or_task)
 
-    def test_task(self, task: HttpTask, params: Any) -> TestRequestResult:
-        """Prepare and send a builder Http task exactly as configured."""
-        return self.test_compiled(compile_task(task), params)
+    def dry_run(
+        self, template_or_task: str | TaskTemplate | HttpTask | CompiledTask, params: Any
+    ) -> TestRequestResult:
+        """``render``: every check, the request signed as it would be sent; nothing is sent."""
+        compiled = (
+            template_or_task if isinstance(template_or_task, CompiledTask) else self.compile(template_or_task)
+        )
+        try:
+            return self.render(self.prepare(compiled, params, dry_run=True))
+        except RequestValidationError as exc:
+            return validation_failure(exc.problems)
 
-    def test_compiled(self, compiled: CompiledTask, params: Any) -> TestRequestResult:
-        """Prepare and send a compiled task (a ValidationError result if refused)."""
+    def test_request(
+        self, template_or_task: str | TaskTemplate | HttpTask | CompiledTask, params: Any
+    ) -> TestRequestResult:
+        """Prepare, preflight, check and send one request (a ValidationError result if refused)."""
+        compiled = (
+            template_or_task if isinstance(template_or_task, CompiledTask) else self.compile(template_or_task)
+        )
         try:
             prepared = self.prepare(compiled, params)
-            taken: TestRequestResult | None = self.manager.hook.send_request(request=prepared, client=self)
+            session = self.session_for(prepared)
+            taken = self.manager.hook.send_request(request=prepared, session=session, facts=prepared.facts)
             return taken if taken is not None else self.send(prepared)
         except RequestValidationError as exc:
             return validation_failure(exc.problems)
         except PreflightFailed as exc:
             return preflight_failure(exc)
 
-    def call(
-        self, template: TaskTemplate | str, body: Mapping[str, Any], *, like: PreparedRequest
-    ) -> TestRequestResult:
-        """Send another operation of the same service to the same endpoint (e.g. GetKeyPolicy).
+    def test_task(self, task: HttpTask, params: Any) -> TestRequestResult:
+        """Prepare and send a builder Http task exactly as configured."""
+        return self.test_request(task, params)
 
-        ``template`` is a :class:`~http_task_kms.template.TaskTemplate` (a plugin passes its
-        own, never one looked up by id in a ``--spec`` registry) or a template id. Used by
-        plugins before the main request; the body is validated by that template.
-        """
-        chosen = self.registry.get(template) if isinstance(template, str) else template
-        params = {**body, "region": like.endpoint.region}
-        at = like.endpoint if like.endpoint.custom else None
-        prepared = prepare(compiled_for(chosen), params, options=self.options, host=self.host(), at=at)
-        return self.send(prepared)
+    def test_compiled(self, compiled: CompiledTask, params: Any) -> TestRequestResult:
+        """Prepare and send a compiled task (a ValidationError result if refused)."""
+        return self.test_request(compiled, params)
 
     # -- identity --------------------------------------------------------------------------
-    def caller_arn(self, endpoint: Endpoint | None = None, *, look_up: bool = True) -> str | None:
-        """The caller's ARN: the ``caller_arn`` option, else ``sts:GetCallerIdentity``.
+    def caller_arn(self, endpoint: Endpoint | None = None) -> str:
+        """The caller's ARN (``sts:GetCallerIdentity`` for ``endpoint``'s Region and partition).
 
-        ``endpoint`` chooses the STS endpoint (the request's Region and partition); without
-        it, the client's Region is used. ``look_up=False`` (a dry run) sends nothing.
+        Raises :class:`~http_task_kms.errors.CredentialsError` without credentials and
+        :class:`~http_task_kms.errors.PreflightFailed` when STS fails.
         """
-        given = self.options.plugin_options.get("caller_arn")
-        if given or not look_up:
-            return str(given) if given else None
         if endpoint is None:
             region = self.options.region or self._default_region() or "us-east-1"
             found = endpoints.resolve_endpoint("sts", region, service="sts")
             if isinstance(found, Problem):
-                return None
+                raise PreflightFailed(step="GetCallerIdentity", code="NoEndpoint", message=found.message)
             endpoint = found
         return self.identity.arn(endpoint)

@@ -1,5 +1,9 @@
 """Every limit and default in one place.
 
+Requests: attempts and their pauses, timeouts, the response body cap, the clock-skew
+correction, the caller lookup; the KMS plugin's wait for a new principal. A task's own
+``retry`` object and timeouts, or the command line, override the request defaults.
+
 Sizes bound what is read from files we do not trust (see the README's trust rule): a file
 over its cap is refused (exit 2, naming the option) after reading at most one byte more
 than the cap, so a huge file or an endless stream never fills memory.
@@ -14,6 +18,8 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "BACKOFF_RATE",
+    "CONNECT_TIMEOUT_SECONDS",
     "EXPRESSION_ARRAY_ITEMS",
     "EXPRESSION_RESULT_BYTES",
     "EXPRESSION_SECONDS",
@@ -22,7 +28,12 @@ __all__ = [
     "EXPRESSION_WORKERS",
     "EXPRESSION_WORKER_GRACE_SECONDS",
     "EXPRESSION_WORKER_MEMORY_BYTES",
+    "IDENTITY_ATTEMPTS",
+    "MAX_ATTEMPTS",
     "MAX_BACKUP_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_CLOCK_CORRECTION_SECONDS",
+    "MAX_DELAY_SECONDS",
     "MAX_INPUT_BYTES",
     "MAX_JOURNAL_BYTES",
     "MAX_JSON_DEPTH",
@@ -33,6 +44,10 @@ __all__ = [
     "MAX_SPEC_NODES",
     "MAX_TASK_BYTES",
     "MAX_WORKFLOW_INPUT_BYTES",
+    "MIN_CLOCK_CORRECTION_SECONDS",
+    "PRINCIPAL_WAIT_SECONDS",
+    "READ_TIMEOUT_SECONDS",
+    "RETRY_INTERVAL_SECONDS",
 ]
 
 MiB: Final = 1024 * 1024
@@ -87,3 +102,29 @@ EXPRESSION_WORKER_MEMORY_BYTES: Final = 256 << 20
 
 #: Most workers alive at once (one per concurrent evaluation; further callers wait).
 EXPRESSION_WORKERS: Final = 4
+
+# -- requests -------------------------------------------------------------------------------------
+#: Attempts per request (a task's ``retry.maxAttempts`` or ``--max-attempts`` overrides it).
+MAX_ATTEMPTS: Final = 3
+#: Pause after the first failed attempt, in seconds (a task's ``retry.intervalSeconds``).
+RETRY_INTERVAL_SECONDS: Final = 1.0
+#: How much each pause grows (a task's ``retry.backoffRate``).
+BACKOFF_RATE: Final = 2.0
+#: Longest pause between two attempts (seconds), whatever the retry settings say.
+MAX_DELAY_SECONDS: Final = 20.0
+#: Connect deadline per attempt, seconds (a task's ``connectionTimeoutSeconds``).
+CONNECT_TIMEOUT_SECONDS: Final = 5
+#: Read deadline per attempt, seconds (a task's ``readTimeoutSeconds``).
+READ_TIMEOUT_SECONDS: Final = 10
+#: Largest response body kept in a result (bytes); the rest is dropped, unread.
+MAX_BODY_BYTES: Final = 1 * MiB
+#: A server clock more than this far from ours (seconds) is not followed: one clock is wrong.
+MAX_CLOCK_CORRECTION_SECONDS: Final = 86400.0
+#: A server clock less than this far from ours (seconds) needs no correction.
+MIN_CLOCK_CORRECTION_SECONDS: Final = 60.0
+#: Attempts of the sts:GetCallerIdentity lookup.
+IDENTITY_ATTEMPTS: Final = 2
+
+# -- the KMS plugin ---------------------------------------------------------------------------------
+#: Seconds to keep retrying a PutKeyPolicy whose new principal KMS cannot see yet (``--principal-wait``).
+PRINCIPAL_WAIT_SECONDS: Final = 120.0

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from botocore.utils import CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES
 
 from . import endpoints
-from .auth.sigv4 import Signer
 from .errors import DestinationRefused, Problem
+from .plugins.types import Signer
 
 __all__ = [
     "Configured",
@@ -280,6 +280,7 @@ class GuardedSigner:
         )
         if refused is not None:
             raise DestinationRefused([refused])
-        return self.inner.sign(
+        signed: dict[str, str] = self.inner.sign(
             method, url, headers, body, service=service, region=region, clock_offset=clock_offset
         )
+        return signed

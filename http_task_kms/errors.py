@@ -55,11 +55,18 @@ class Problem(BaseModel):
 
 
 class HttpTaskError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``field`` names what a command-line user should look at when it is reported as a problem.
+    """
+
+    field: str = "input"
 
 
 class SpecError(HttpTaskError, ValueError):
     """An OpenAPI document that cannot be turned into task templates."""
+
+    field = "spec"
 
     def __init__(self, message: str, *, location: str = "") -> None:
         self.location = location
@@ -69,9 +76,13 @@ class SpecError(HttpTaskError, ValueError):
 class TemplateNotFound(HttpTaskError, LookupError):
     """No registered template has the requested id."""
 
+    field = "ID"
+
 
 class TaskDefinitionError(HttpTaskError, ValueError):
     """A builder Http task or workflow definition that cannot be run."""
+
+    field = "task"
 
 
 class RequestValidationError(HttpTaskError, ValueError):
@@ -100,6 +111,8 @@ class InputError(RequestValidationError):
 
 class CredentialsError(HttpTaskError):
     """AWS credentials could not be found or loaded."""
+
+    field = "credentials"
 
 
 class CredentialsNotFound(CredentialsError):

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from . import endpoints
-from .auth.sigv4 import Signer
 from .destinations import OperatorEndpoints
-from .errors import CredentialsError, Problem
+from .errors import PreflightFailed, Problem
+from .plugins.types import Signer
 from .result import failed_step, xml_texts
-from .transport import AttemptPolicy, Outgoing, Transport
+from .transport import Attempts, Outgoing, Transport
 
 __all__ = ["STEP", "CallerIdentity"]
 
@@ -40,7 +40,6 @@ class CallerIdentity:
         self._signer = signer
         self._known: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.last_error: str | None = None
 
     def sts_endpoint(self, endpoint: endpoints.Endpoint) -> endpoints.Endpoint | Problem:
         """Where to ask, for a request to ``endpoint``."""
@@ -55,25 +54,22 @@ class CallerIdentity:
             service="sts",
         )
 
-    def arn(self, endpoint: endpoints.Endpoint) -> str | None:
-        """The caller's ARN for requests to ``endpoint``; None without credentials (``last_error`` says why).
+    def arn(self, endpoint: endpoints.Endpoint) -> str:
+        """The caller's ARN for requests to ``endpoint``.
 
-        Raises :class:`~http_task_kms.errors.PreflightFailed` when STS answers with an error
-        or cannot be reached.
+        Raises :class:`~http_task_kms.errors.CredentialsError` without credentials, and
+        :class:`~http_task_kms.errors.PreflightFailed` when STS answers with an error or
+        cannot be reached.
         """
         sts = self.sts_endpoint(endpoint)
         if isinstance(sts, Problem):
-            self.last_error = sts.message
-            return None
+            raise PreflightFailed(step=STEP, code="NoEndpoint", message=sts.message)
         with self._lock:  # one lookup per endpoint, however many threads ask at once
             if sts.url not in self._known:
-                found = self._look_up(sts)
-                if found is None:
-                    return None
-                self._known[sts.url] = found
+                self._known[sts.url] = self._look_up(sts)
             return self._known[sts.url]
 
-    def _look_up(self, sts: endpoints.Endpoint) -> str | None:
+    def _look_up(self, sts: endpoints.Endpoint) -> str:
         out = Outgoing(
             method="POST",
             url=sts.url,
@@ -83,11 +79,7 @@ class CallerIdentity:
             region=sts.region,
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         )
-        try:
-            result = self._transport.send(out, self._signer(), AttemptPolicy(max_attempts=2))
-        except CredentialsError as exc:
-            self.last_error = str(exc)
-            return None
+        result = self._transport.send(out, self._signer(), Attempts(max_attempts=2))
         arn = xml_texts(result.body, "Arn")[0] if result.ok and isinstance(result.body, str) else None
         if arn is None:
             raise failed_step(result, STEP)

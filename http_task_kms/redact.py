@@ -8,9 +8,13 @@ text was cut: see :mod:`http_task_kms.secretforms`), and masks the values this p
 never registered that are named as secrets (``Signature=<hex>``, ``X-Amz-Security-Token:
 …``, ``SecretAccessKey …``: an access key created through an API, in a response body
 that botocore logs at DEBUG). :func:`redact_headers` masks a request or response's
-headers, names included. A logging filter (installed by :func:`install_log_filter` in
-the LogRecord factory) scrubs every log record when it is created, whatever the logger
-(botocore's signer logs the canonical request, session token included) and the level.
+headers, names included.
+
+Logs: the command line, which owns its process, installs :func:`install_log_filter` (the
+LogRecord factory scrubs every record of every logger). As a library, nothing changes the
+process's logging: :func:`protect_logger` puts a scrubbing filter on the loggers whose
+records carry what we sign — botocore's signer logs the canonical request (session token
+included) and the signature — which the signer does when it first signs.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .secretforms import MIN_SECRET_LENGTH, SecretSet, Span, lower
 __all__ = [
     "REDACTED",
     "install_log_filter",
+    "protect_logger",
     "redact_headers",
     "redact_text",
     "redact_value",
@@ -163,6 +168,22 @@ class _RedactingFactory:
         record = self.wrapped(*args, **kwargs)
         _scrub(record)
         return record
+
+
+class _ScrubFilter(logging.Filter):
+    """A logger filter that scrubs the records logged at its logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _scrub(record)
+        return True
+
+
+def protect_logger(name: str) -> None:
+    """Scrub the records logged at logger ``name`` (idempotent; no other logger is touched)."""
+    logger = logging.getLogger(name)
+    with _lock:
+        if not any(isinstance(f, _ScrubFilter) for f in logger.filters):
+            logger.addFilter(_ScrubFilter())
 
 
 def install_log_filter() -> None:

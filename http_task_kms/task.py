@@ -7,21 +7,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import config
 from .errors import Problem, RequestValidationError, TaskDefinitionError
 
-__all__ = ["HttpRequestConfig", "HttpTask", "RetryPolicy", "select_task"]
+__all__ = ["HttpRequestConfig", "HttpTask", "RetrySettings", "select_task"]
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class RetryPolicy(BaseModel):
+class RetrySettings(BaseModel):
     """The task's ``retry`` object: interval, attempts, and how the interval grows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    intervalSeconds: float = Field(default=1.0, ge=0, le=3600)
-    maxAttempts: int = Field(default=3, ge=1, le=20)
-    backoffRate: float = Field(default=2.0, ge=1, le=10)
+    intervalSeconds: float = Field(default=config.RETRY_INTERVAL_SECONDS, ge=0, le=3600)
+    maxAttempts: int = Field(default=config.MAX_ATTEMPTS, ge=1, le=20)
+    backoffRate: float = Field(default=config.BACKOFF_RATE, ge=1, le=10)
 
 
 class HttpRequestConfig(BaseModel):
@@ -45,9 +46,9 @@ class HttpTask(BaseModel):
     credentials: str | None = None
     inputParameters: dict[str, Any] = Field(default_factory=dict)
     httpRequest: HttpRequestConfig
-    retry: RetryPolicy | None = None
-    connectionTimeoutSeconds: int = Field(default=5, ge=1, le=300)
-    readTimeoutSeconds: int = Field(default=10, ge=1, le=3600)
+    retry: RetrySettings | None = None
+    connectionTimeoutSeconds: int = Field(default=config.CONNECT_TIMEOUT_SECONDS, ge=1, le=300)
+    readTimeoutSeconds: int = Field(default=config.READ_TIMEOUT_SECONDS, ge=1, le=3600)
 
     @classmethod
     def parse(cls, data: Any, *, where: str = "task") -> HttpTask:

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import config
 from .endpoints import REGION_PATTERN
 
 __all__ = ["ErrorInfo", "TaskTemplate", "is_url_expression"]
@@ -150,8 +151,12 @@ class TaskTemplate(BaseModel):
                 "headers": dict(self.headers),
                 "body": self.body_template(),
             },
-            "retry": {"intervalSeconds": 1, "maxAttempts": 3, "backoffRate": 2.0},
-            "connectionTimeoutSeconds": 5,
-            "readTimeoutSeconds": 10,
+            "retry": {
+                "intervalSeconds": config.RETRY_INTERVAL_SECONDS,
+                "maxAttempts": config.MAX_ATTEMPTS,
+                "backoffRate": config.BACKOFF_RATE,
+            },
+            "connectionTimeoutSeconds": config.CONNECT_TIMEOUT_SECONDS,
+            "readTimeoutSeconds": config.READ_TIMEOUT_SECONDS,
             "end": True,
         }

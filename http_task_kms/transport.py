@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from .auth.sigv4 import Signer
 from .deadline import DeadlineAdapter
 from .errors import CredentialsError
+from .plugins.types import Signer
 from .redact import redact_headers, redact_text, redact_value
 from .result import (
     THROTTLING_CODES,
@@ -38,14 +38,16 @@ from .result import (
     shown_request,
 )
 
-__all__ = ["MAX_BODY_BYTES", "AttemptPolicy", "Outgoing", "Transport"]
+__all__ = ["MAX_BODY_BYTES", "Attempts", "Outgoing", "Transport"]
 
-#: Largest response body kept in a result (bytes); the rest is dropped, unread.
-MAX_BODY_BYTES = 1024 * 1024
-#: Longest pause between two attempts (seconds), whatever the retry policy says.
-MAX_DELAY_SECONDS = 20.0
-#: Largest clock correction taken from a server's ``Date`` (seconds): beyond it, a clock is wrong.
-MAX_CLOCK_CORRECTION_SECONDS = 86400.0
+from . import config
+from .config import (
+    MAX_BODY_BYTES,
+    MAX_CLOCK_CORRECTION_SECONDS,
+    MAX_DELAY_SECONDS,
+    MIN_CLOCK_CORRECTION_SECONDS,
+)
+
 _SKEW_CODES = frozenset(
     {
         "RequestTimeTooSkewed",
@@ -67,14 +69,14 @@ _SKEW_WORDS = (
 
 
 @dataclass(frozen=True)
-class AttemptPolicy:
+class Attempts:
     """How many attempts, how long to wait between them, and the timeouts of each."""
 
-    max_attempts: int = 3
-    interval_seconds: float = 1.0
-    backoff_rate: float = 2.0
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
+    max_attempts: int = config.MAX_ATTEMPTS
+    interval_seconds: float = config.RETRY_INTERVAL_SECONDS
+    backoff_rate: float = config.BACKOFF_RATE
+    connect_timeout: float = config.CONNECT_TIMEOUT_SECONDS
+    read_timeout: float = config.READ_TIMEOUT_SECONDS
 
     def delay(self, attempt: int, jitter: float) -> float:
         """Pause after failed attempt ``attempt`` (1-based): exponential, with equal jitter."""
@@ -192,9 +194,7 @@ class Transport:
             self._environment[url] = (_proxies(url), _ca_bundle())
         return self._environment[url]
 
-    def _attempt(
-        self, out: Outgoing, headers: Mapping[str, str], policy: AttemptPolicy
-    ) -> _Answer | ErrorDetail:
+    def _attempt(self, out: Outgoing, headers: Mapping[str, str], policy: Attempts) -> _Answer | ErrorDetail:
         proxies, verify = self._settings(out.url)
         try:
             response = self.session.request(
@@ -253,7 +253,7 @@ class Transport:
             redact_text(request_id) if request_id else None,
         )
 
-    def send(self, out: Outgoing, signer: Signer, policy: AttemptPolicy) -> TestRequestResult:
+    def send(self, out: Outgoing, signer: Signer, policy: Attempts) -> TestRequestResult:
         """Send with retries; always returns a result, never raises for network or AWS errors."""
         started = time.perf_counter()
         attempts, skew_corrected = 0, False
@@ -289,7 +289,7 @@ class Transport:
                 offset = _server_clock_offset(answer.headers, self._wall_clock())
                 if offset is not None and abs(offset) > MAX_CLOCK_CORRECTION_SECONDS:
                     _refuse_correction(result, offset)
-                elif offset is not None and abs(offset) > 60:
+                elif offset is not None and abs(offset) > MIN_CLOCK_CORRECTION_SECONDS:
                     self.clock_offsets[origin], skew_corrected = offset, True
                     continue  # sign once more with the server's clock, as the AWS SDKs do
             retryable = result.error is not None and result.error.retryable
@@ -365,7 +365,7 @@ def _is_skew(result: TestRequestResult) -> bool:
     return error.code == "RequestTimeTooSkewed" or any(w in error.message.lower() for w in _SKEW_WORDS)
 
 
-def _read_timeout(policy: AttemptPolicy) -> ErrorDetail:
+def _read_timeout(policy: Attempts) -> ErrorDetail:
     return ErrorDetail(
         code="ReadTimeout", retryable=True, message=f"no response within {policy.read_timeout:g} s"
     )

@@ -16,7 +16,7 @@ from http_task_kms.endpoints import (
     region_from_host,
     resolve_endpoint,
 )
-from http_task_kms.prepare import compile_task
+from http_task_kms.render import compile_task
 from http_task_kms.task import HttpTask
 
 CALLER = f"arn:aws:iam::{ACCOUNT}:user/x"

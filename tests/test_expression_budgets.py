@@ -26,7 +26,7 @@ from http_task_kms.cli import main
 from http_task_kms.errors import Problem
 from http_task_kms.expressions import compile_value, render
 from http_task_kms.plugins.manager import get_registry
-from http_task_kms.prepare import compile_task
+from http_task_kms.render import compile_task
 from http_task_kms.task import HttpTask
 
 ROOT = Path(__file__).resolve().parents[1]

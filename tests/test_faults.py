@@ -42,7 +42,7 @@ from faultserver import (
 
 from http_task_kms import Client, HttpTask, Options
 from http_task_kms.cli import main
-from http_task_kms.transport import MAX_BODY_BYTES, MAX_DELAY_SECONDS, AttemptPolicy, Outgoing, Transport
+from http_task_kms.transport import MAX_BODY_BYTES, MAX_DELAY_SECONDS, Attempts, Outgoing, Transport
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -355,7 +355,7 @@ def test_redirect_is_not_followed_and_credentials_stay_home(server, other, statu
 
 
 # -- retry delays ----------------------------------------------------------------------------------
-def _send_to(url: str, transport: Transport, policy: AttemptPolicy) -> Any:
+def _send_to(url: str, transport: Transport, policy: Attempts) -> Any:
     out = Outgoing(
         method="POST",
         url=url,
@@ -376,9 +376,7 @@ def test_delays_follow_interval_times_backoff_rate_with_equal_jitter(server, jit
     server.default = throttle()
     sleeps = Sleeps()
     transport = Transport(sleep=sleeps, jitter=lambda: jitter)
-    result = _send_to(
-        server.url, transport, AttemptPolicy(max_attempts=5, interval_seconds=0.3, backoff_rate=3.0)
-    )
+    result = _send_to(server.url, transport, Attempts(max_attempts=5, interval_seconds=0.3, backoff_rate=3.0))
     assert result.attempts == 5
     assert server.count == 5
     assert sleeps == pytest.approx(expected)
@@ -400,7 +398,7 @@ def test_delays_are_capped_and_jitter_stays_within_bounds(server):
         return drawn[-1]
 
     transport = Transport(sleep=sleeps, jitter=jitter)
-    policy = AttemptPolicy(max_attempts=6, interval_seconds=4.0, backoff_rate=3.0)
+    policy = Attempts(max_attempts=6, interval_seconds=4.0, backoff_rate=3.0)
     _send_to(server.url, transport, policy)
     bases = [min(4.0 * 3.0**n, MAX_DELAY_SECONDS) for n in range(5)]
     assert len(sleeps) == 5

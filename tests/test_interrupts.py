@@ -97,7 +97,7 @@ def test_a_signal_during_the_send_gives_one_result_and_keeps_the_backup(
 def test_a_backup_that_cannot_be_written_whole_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from http_task_kms.kms import safety
+    from http_task_kms.kms import backup as safety
 
     def broken_fsync(descriptor: int) -> None:
         raise OSError(28, "No space left on device")

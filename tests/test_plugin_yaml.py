@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from http_task_kms.plugins.manager import get_plugin_manager, get_registry, hookspecs, signers
+from http_task_kms.plugins import hookspecs
+from http_task_kms.plugins.manager import get_plugin_manager, get_registry, signers
 
 if sys.version_info >= (3, 11):
     import tomllib

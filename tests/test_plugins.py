@@ -29,8 +29,7 @@ from http_task_kms.cli import main
 from http_task_kms.openapi.load import templates_from_document
 from http_task_kms.plugins import hookspecs
 from http_task_kms.plugins.manager import get_plugin_manager, get_registry, signers
-from http_task_kms.plugins.types import Check, RequestContext
-from http_task_kms.prepare import PreparedRequest
+from http_task_kms.plugins.types import Check, PreparedRequest, RequestContext
 
 CALLER = f"arn:aws:iam::{ACCOUNT}:user/x"
 # Plugins registered by these tests stay referenced for the whole session: get_registry()
@@ -248,8 +247,8 @@ class PolicyGuard:
     @hookimpl
     def check_request(self, context: RequestContext) -> list[Check] | None:
         self.seen.append(context)
-        if context.template is None or context.template.id != "kms.PutKeyPolicy":
-            return None
+        if context.facts is not None or context.target != "TrentService.PutKeyPolicy":
+            return None  # a check of what the request says: the first pass
         key_id = context.body.get("KeyId") if isinstance(context.body, Mapping) else None
         if key_id == KEY_ID:
             return [Check(severity="ERROR", code="FROZEN_KEY", field="KeyId", message="this key is frozen")]
@@ -275,12 +274,13 @@ def test_hook_check_request(registered: Callable[..., Any], client: Client) -> N
     context = guard.seen[-1]
     assert context.template is not None
     assert context.template.id == "kms.PutKeyPolicy"
+    assert (context.signing_name, context.target) == ("kms", "TrentService.PutKeyPolicy")
     assert context.body["PolicyName"] == "default"
     assert isinstance(context.body["Policy"], str)  # the rendered, completed body
     assert context.endpoint is not None
     assert context.endpoint.region == "us-east-1"
     assert context.options == {"caller_arn": CALLER}
-    assert context.valid_so_far is True
+    assert context.facts is None  # the first pass: only what the request says
 
     other_key = "0987dcba-09ab-87cd-65ef-0987654321ab"
     prepared = client.prepare(compiled, {"KeyId": other_key, "Policy": policy_for(CALLER)})
@@ -298,14 +298,71 @@ def test_hook_check_request(registered: Callable[..., Any], client: Client) -> N
     assert result.to_json()["warnings"] == result.warnings
 
 
-def test_check_request_sees_invalid_requests_flagged(registered: Callable[..., Any], client: Client) -> None:
-    guard = registered(PolicyGuard(), name="policy-guard")
+class FactFinder:
+    """A preflight plugin: fetches a fact, and refuses in the second pass when it says so."""
+
+    def __init__(self, frozen: bool) -> None:
+        self.frozen = frozen
+        self.contexts: list[RequestContext] = []
+        self.sessions: list[Any] = []
+
+    @hookimpl
+    def preflight(self, request: PreparedRequest, session: Any) -> Mapping[str, Any] | None:
+        self.sessions.append(session)
+        return {"finder.frozen": self.frozen, "finder.dry_run": session.dry_run}
+
+    @hookimpl
+    def check_request(self, context: RequestContext) -> list[Check] | None:
+        self.contexts.append(context)
+        if context.facts is None or not context.facts.get("finder.frozen"):
+            return None
+        return [Check(severity="ERROR", code="KEY_FROZEN", field="KeyId", message="frozen by a fact")]
+
+
+def test_hook_preflight(registered: Callable[..., Any], client: Client) -> None:
+    finder = registered(FactFinder(frozen=True), name="fact-finder")
+    compiled = client.compiled_template("kms.PutKeyPolicy")
+    with pytest.raises(RequestValidationError) as caught:
+        client.prepare(compiled, {"KeyId": KEY_ID, "Policy": policy_for(CALLER)})
+    assert [p.message for p in caught.value.problems] == ["frozen by a fact [KEY_FROZEN]"]
+    first, second = finder.contexts[-2:]
+    assert first.facts is None
+    assert second.facts is not None
+    assert second.facts["finder.frozen"] is True
+    assert second.facts["kms.caller"] == CALLER  # the KMS plugin's fact, from --caller-arn
+    [session] = finder.sessions
+    assert session.dry_run is False
+    assert session.options == {"caller_arn": CALLER}
+
+
+def test_preflight_runs_only_for_a_request_without_errors(
+    registered: Callable[..., Any], client: Client
+) -> None:
+    finder = registered(FactFinder(frozen=False), name="fact-finder")
     with pytest.raises(RequestValidationError):
         client.prepare(
             client.compiled_template("kms.PutKeyPolicy"),
             {"KeyId": KEY_ID, "Policy": policy_for(CALLER), "BypassPolicyLockoutSafetyCheck": "false"},
         )
-    assert guard.seen[-1].valid_so_far is False
+    assert finder.sessions == []  # nothing may be sent for bad input
+    assert [c.facts for c in finder.contexts] == [None]
+
+
+def test_a_dry_run_session_refuses_to_send(registered: Callable[..., Any], client: Client) -> None:
+    from http_task_kms.session import DryRunRefused
+
+    finder = registered(FactFinder(frozen=False), name="fact-finder")
+    prepared = client.prepare(
+        client.compiled_template("kms.PutKeyPolicy"),
+        {"KeyId": KEY_ID, "Policy": policy_for(CALLER)},
+        dry_run=True,
+    )
+    assert prepared.facts["finder.dry_run"] is True
+    [session] = finder.sessions
+    with pytest.raises(DryRunRefused):
+        session.send(prepared)
+    with pytest.raises(DryRunRefused):
+        session.caller_identity()
 
 
 def test_check_request_error_through_the_cli(registered: Callable[..., Any], tmp_path: Path) -> None:
@@ -365,11 +422,15 @@ def test_hook_register_signers(registered: Callable[..., Any]) -> None:
     assert signed == {"A": "b", "X-Test-Signature": "kms/us-east-1"}
 
 
-def test_kms_plugin_registers_the_sigv4_signer() -> None:
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(kms_plugin, name="kms")
-    assert set(signers(manager)) == {"aws-sigv4"}
+def test_the_core_registers_sigv4_itself_and_the_kms_plugin_none() -> None:
+    from http_task_kms.plugins.manager import load_plugins
+
+    only_kms = pluggy.PluginManager(hookspecs.PROJECT)
+    only_kms.add_hookspecs(hookspecs)
+    only_kms.register(kms_plugin, name="kms")
+    assert signers(only_kms) == {}
+    assert "aws-sigv4" in signers(load_plugins(blocked=["kms"]))
+    assert set(signers(load_plugins())) == {"aws-sigv4"}
 
 
 # -- send_request -----------------------------------------------------------------------------
@@ -382,8 +443,10 @@ class FakeSender:
         self.requests: list[PreparedRequest] = []
 
     @hookimpl(tryfirst=True)
-    def send_request(self, request: PreparedRequest, client: Client) -> TestRequestResult | None:
-        if request.template is None or request.template.id != "kms.ListAliases":
+    def send_request(
+        self, request: PreparedRequest, session: Any, facts: Mapping[str, Any]
+    ) -> TestRequestResult | None:
+        if request.target != "TrentService.ListAliases":
             return None
         self.requests.append(request)
         result = TestRequestResult(
@@ -427,7 +490,15 @@ def hook_names() -> list[str]:
 
 
 def test_hook_names_are_the_documented_ones() -> None:
-    assert hook_names() == ["check_request", "register_signers", "register_templates", "send_request"]
+    assert hook_names() == [
+        "check_request",
+        "preflight",
+        "register_commands",
+        "register_overlays",
+        "register_signers",
+        "register_templates",
+        "send_request",
+    ]
 
 
 @pytest.mark.parametrize("name", hook_names())
@@ -438,10 +509,60 @@ def test_every_hook_has_a_docstring_and_a_test(name: str) -> None:
     assert callable(globals().get(f"test_hook_{name}")), f"no test_hook_{name} in {__name__}"
 
 
-def test_kms_plugin_implements_every_hook() -> None:
+def test_kms_plugin_implements_every_hook_but_signing() -> None:
     implemented = {
         name
         for name, func in inspect.getmembers(kms_plugin, inspect.isfunction)
         if hasattr(func, f"{hookspecs.PROJECT}_impl")
     }
-    assert implemented == set(hook_names())
+    assert implemented == set(hook_names()) - {"register_signers"}  # signing is the core's
+
+
+class CommandPlugin:
+    """Adds a ``hello`` command and an option to ``render``."""
+
+    @hookimpl
+    def register_commands(self, cli: Any) -> None:
+        import click
+
+        @cli.command()
+        def hello() -> None:
+            """Say hello."""
+            click.echo("hello")
+
+        cli.commands["render"].params.append(click.Option(["--greeting"]))
+
+
+def test_hook_register_commands(registered: Callable[..., Any]) -> None:
+    import click
+
+    from http_task_kms.cli import main as real_main
+
+    registered(CommandPlugin(), name="command-plugin")
+    group = click.Group(
+        "test-cli", commands={name: click.Command(name) for name in ("render", "test-request")}
+    )
+    get_plugin_manager().hook.register_commands(cli=group)
+    assert {"hello", "lint-policy", "rollback", "demo"} <= set(group.commands)
+    assert {"greeting", "caller_arn"} <= {p.name for p in group.commands["render"].params}
+    assert CliRunner().invoke(group, ["hello"]).stdout == "hello\n"
+    # the real command line: the KMS plugin's commands and options are there
+    assert {"lint-policy", "rollback", "demo"} <= set(real_main.commands)
+    assert {"force", "backup_dir", "principal_wait", "caller_arn"} <= {
+        p.name for p in real_main.commands["test-request"].params
+    }
+
+
+def test_hook_register_overlays(tmp_path: Path) -> None:
+    """The KMS plugin's overlays reach the generated document through the hook; without it, none."""
+    from http_task_kms.openapi.generate import generate_openapi
+
+    collected: dict[str, Any] = {}
+    get_plugin_manager().hook.register_overlays(register=collected.__setitem__)
+    assert collected["kms"]["PolicyType"]["schema"]["x-maxBytes"] == 32768
+    policy = generate_openapi("kms", overlays=collected["kms"])["components"]["schemas"]["PolicyType"]
+    assert policy["x-maxBytes"] == 32768
+    assert "x-maxBytes" not in generate_openapi("kms")["components"]["schemas"]["PolicyType"]
+    result = CliRunner().invoke(main, ["spec", "kms", "--output", str(tmp_path / "kms.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "x-maxBytes: 32768" in (tmp_path / "kms.yaml").read_text()

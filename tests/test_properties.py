@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from http_task_kms import Client, Options, Problem, RequestValidationError
 from http_task_kms.expressions import MISSING, compile_value, render
 from http_task_kms.kms.policy.lint import lint_policy
-from http_task_kms.prepare import PreparedRequest
+from http_task_kms.plugins.types import PreparedRequest
 
 settings.register_profile(
     "ci",

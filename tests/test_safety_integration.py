@@ -15,8 +15,9 @@ from conftest import ACCOUNT, policy_for
 
 from http_task_kms import Client
 from http_task_kms.cli import main
+from http_task_kms.kms.backup import BACKUP_FORMAT, read_backup
 from http_task_kms.kms.local import AdminIdentity
-from http_task_kms.kms.safety import BACKUP_FORMAT, read_backup, send_with_principal_wait
+from http_task_kms.kms.safety import send_with_principal_wait
 from http_task_kms.result import ErrorDetail, TestRequestResult
 
 pytestmark = pytest.mark.integration

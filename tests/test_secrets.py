@@ -98,8 +98,9 @@ class Sweep:
         return self.write(f"task-{abs(hash(url))}.json", task)
 
     def backup_file(self) -> str:
-        safety = pytest.importorskip("http_task_kms.kms.safety")
-        path = safety.write_backup(
+        from http_task_kms.kms.backup import write_backup
+
+        path = write_backup(
             self.tmp / "inputs",
             key_id=KEY_ID,
             region="us-east-1",

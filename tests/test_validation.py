@@ -12,7 +12,8 @@ from conftest import ACCOUNT, KEY_ID, policy_for, signer_for, write_json
 
 from http_task_kms import Client, Options, RequestValidationError
 from http_task_kms.cli import main
-from http_task_kms.prepare import CompiledTask, PreparedRequest
+from http_task_kms.plugins.types import PreparedRequest
+from http_task_kms.render import CompiledTask
 
 CALLER = f"arn:aws:iam::{ACCOUNT}:user/x"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}"

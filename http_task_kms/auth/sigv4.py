@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import botocore.session
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
@@ -24,36 +24,7 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 from .. import redact
 from ..errors import CredentialsError, CredentialsNotFound
 
-__all__ = ["AwsCredentials", "SigV4Signer", "Signer", "SignerFactory"]
-
-
-class Signer(Protocol):
-    """Signs one attempt of a request: returns the headers to send (the input is not changed)."""
-
-    def sign(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        service: str,
-        region: str,
-        clock_offset: float = 0.0,
-    ) -> dict[str, str]:
-        """Return ``headers`` plus the authentication headers for this attempt.
-
-        ``clock_offset`` (seconds) corrects the local clock after the service reported skew.
-        """
-        ...
-
-
-class SignerFactory(Protocol):
-    """Makes the signer for one credentials type (called once per process and profile)."""
-
-    def __call__(self, *, profile: str | None) -> Signer:
-        """A signer using the credentials of ``profile`` (None: the default chain)."""
-        ...
+__all__ = ["AwsCredentials", "SigV4Signer"]
 
 
 class AwsCredentials:
@@ -195,6 +166,7 @@ class SigV4Signer:
         clock_offset: float = 0.0,
     ) -> dict[str, str]:
         """Sign one attempt; adds X-Amz-Date, X-Amz-Security-Token (if any) and Authorization."""
+        redact.protect_logger("botocore.auth")  # it logs the canonical request and the signature
         request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
         frozen = self.credentials.frozen()
         if clock_offset:

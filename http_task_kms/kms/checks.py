@@ -1,4 +1,9 @@
-"""Pre-flight checks of a rendered PutKeyPolicy request (pure apart from ``caller_arn``).
+"""Checks of a rendered PutKeyPolicy request — pure: data in, findings out.
+
+Two passes, as the host runs them (:func:`check_put_key_policy`): first what the request
+itself says (key id, policy name, the policy's lint); then, with the caller the plugin's
+preflight found (facts ``kms.caller`` / ``kms.caller_problem``), the cross-account guard and
+the lockout check.
 
 Codes: KEY_ID_ALIAS, KEY_ID_INVALID, KEY_ARN_REGION_MISMATCH, KEY_ARN_PARTITION_MISMATCH,
 POLICY_NAME_INVALID, CROSS_ACCOUNT, LOCKOUT_FAIL, LOCKOUT_BYPASSED, LOCKOUT_UNCERTAIN,
@@ -15,9 +20,12 @@ from .. import jsonutil
 from ..plugins.types import Check, RequestContext
 from .policy.arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
 from .policy.lint import lint_policy
-from .policy.lockout import check_lockout
+from .policy.lockout import LockoutResult, check_lockout
 
-__all__ = ["check_put_key_policy", "key_arn_for"]
+__all__ = ["CALLER", "CALLER_PROBLEM", "check_put_key_policy", "key_arn_for"]
+
+#: The facts the preflight adds: the caller's ARN (None if unknown), and why it is unknown.
+CALLER, CALLER_PROBLEM = "kms.caller", "kms.caller_problem"
 
 # Reported by the schema's x-maxBytes rule already (with the size): not twice.
 _SCHEMA_DUPLICATES = frozenset({"POLICY_TOO_LARGE"})
@@ -86,33 +94,75 @@ def key_arn_for(key_id: str, *, account: str | None, region: str, partition: str
     return None
 
 
-def _caller_checks(
-    body: Mapping[str, Any], policy: Mapping[str, Any], context: RequestContext
-) -> list[Check]:
-    """Cross-account guard and lockout check: they need the caller's identity."""
-    caller = context.caller_arn()
-    if not caller:
-        if context.dry_run:
-            return [
-                Check(
-                    severity="WARNING",
-                    code="LOCKOUT_NOT_CHECKED",
-                    field="Policy",
-                    message="dry run: the caller is not looked up (nothing is sent), so the lockout "
-                    "check did not run; pass --caller-arn to run it",
-                )
-            ]
-        reason = context.caller_problem()
+def _not_checked(context: RequestContext, reason: str | None) -> Check:
+    if context.dry_run:
+        return Check(
+            severity="WARNING",
+            code="LOCKOUT_NOT_CHECKED",
+            field="Policy",
+            message="dry run: the caller is not looked up (nothing is sent), so the lockout "
+            "check did not run; pass --caller-arn to run it",
+        )
+    return _error(
+        "LOCKOUT_NOT_CHECKED",
+        "caller-arn",
+        "the caller's identity could not be determined with sts:GetCallerIdentity"
+        f"{f' ({reason})' if reason else ''}, so the lockout check cannot run and nothing was "
+        "sent; check the credentials and the STS endpoint (--sts-endpoint-url), or pass "
+        "--caller-arn ARN",
+    )
+
+
+def _cross_account(key_arn: str | None, caller_account: str) -> list[Check]:
+    parsed_key = parse_arn(key_arn) if key_arn else None
+    if parsed_key is None or parsed_key.account == caller_account:
+        return []
+    return [
+        _error(
+            "CROSS_ACCOUNT",
+            "KeyId",
+            f"the key belongs to account {parsed_key.account} but the caller is in account "
+            f"{caller_account}; PutKeyPolicy cannot be used across accounts. Run it with "
+            "credentials of the key's account",
+        )
+    ]
+
+
+def _lockout_finding(verdict: LockoutResult, caller: str, bypass: bool) -> list[Check]:
+    """The finding of a lockout verdict (none for a plain PASS)."""
+    where = verdict.statements[0] if verdict.statements else "$"
+    if verdict.verdict == "FAIL" and bypass:
+        message = (
+            f"LOCKOUT RISK: {verdict.reason}. BypassPolicyLockoutSafetyCheck is true, so the policy is "
+            "sent anyway; the caller may never be able to change this key's policy again"
+        )
         return [
-            _error(
-                "LOCKOUT_NOT_CHECKED",
-                "caller-arn",
-                "the caller's identity could not be determined with sts:GetCallerIdentity"
-                f"{f' ({reason})' if reason else ''}, so the lockout check cannot run and nothing was "
-                "sent; check the credentials and the STS endpoint (--sts-endpoint-url), or pass "
-                "--caller-arn ARN",
+            Check(
+                severity="SECURITY_WARNING",
+                code="LOCKOUT_BYPASSED",
+                field="Policy",
+                path=where,
+                message=message,
             )
         ]
+    if verdict.verdict == "FAIL":
+        message = (
+            f"{verdict.reason}. This policy would lock {caller} out of the key; add a statement allowing "
+            "it kms:PutKeyPolicy (or set BypassPolicyLockoutSafetyCheck to true if that is really intended)"
+        )
+        return [_error("LOCKOUT_FAIL", "Policy", message, where)]
+    severity = {"UNCERTAIN": "WARNING", "PASS_DELEGATED": "SUGGESTION"}.get(verdict.verdict)
+    if severity is None:
+        return []
+    code = "LOCKOUT_UNCERTAIN" if verdict.verdict == "UNCERTAIN" else "LOCKOUT_DELEGATED"
+    return [Check(severity=severity, code=code, field="Policy", path=where, message=verdict.reason)]
+
+
+def _caller_checks(body: Mapping[str, Any], context: RequestContext, facts: Mapping[str, Any]) -> list[Check]:
+    """Cross-account guard and lockout check, for the caller the preflight found."""
+    caller = facts.get(CALLER)
+    if not caller:
+        return [_not_checked(context, facts.get(CALLER_PROBLEM))]
     caller_arn = parse_arn(caller)
     if caller_arn is None or not caller_arn.account:
         return [
@@ -122,98 +172,51 @@ def _caller_checks(
                 f"{caller!r} is not an IAM or STS ARN such as arn:aws:iam::111122223333:role/Admin",
             )
         ]
-    key_id = body.get("KeyId")
-    endpoint = context.endpoint
+    key_id, endpoint = body.get("KeyId"), context.endpoint
     if not isinstance(key_id, str) or endpoint is None:
         return []
     key_arn = key_arn_for(
         key_id, account=caller_arn.account, region=endpoint.region, partition=endpoint.partition
     )
-    parsed_key = parse_arn(key_arn) if key_arn else None
-    if parsed_key is not None and parsed_key.account != caller_arn.account:
-        return [
-            _error(
-                "CROSS_ACCOUNT",
-                "KeyId",
-                f"the key belongs to account {parsed_key.account} but the caller is in account "
-                f"{caller_arn.account}; PutKeyPolicy cannot be used across accounts. Run it with "
-                "credentials of the key's account",
-            )
-        ]
-    result = check_lockout(policy, caller_arn=caller, key_arn=key_arn)
-    where = result.statements[0] if result.statements else "$"
-    if result.verdict == "FAIL":
-        if body.get("BypassPolicyLockoutSafetyCheck") is True:
-            return [
-                Check(
-                    severity="SECURITY_WARNING",
-                    code="LOCKOUT_BYPASSED",
-                    field="Policy",
-                    path=where,
-                    message=f"LOCKOUT RISK: {result.reason}. BypassPolicyLockoutSafetyCheck is "
-                    "true, so the policy is sent anyway; the caller may never be able to change "
-                    "this key's policy again",
-                )
-            ]
-        return [
-            _error(
-                "LOCKOUT_FAIL",
-                "Policy",
-                f"{result.reason}. This policy would lock {caller} out of the key; add a statement "
-                "allowing it kms:PutKeyPolicy (or set BypassPolicyLockoutSafetyCheck to true if "
-                "that is really intended)",
-                where,
-            )
-        ]
-    if result.verdict == "UNCERTAIN":
-        return [
-            Check(
-                severity="WARNING",
-                code="LOCKOUT_UNCERTAIN",
-                field="Policy",
-                path=where,
-                message=result.reason,
-            )
-        ]
-    if result.verdict == "PASS_DELEGATED":
-        return [
-            Check(
-                severity="SUGGESTION",
-                code="LOCKOUT_DELEGATED",
-                field="Policy",
-                path=where,
-                message=result.reason,
-            )
-        ]
-    return []
+    crossing = _cross_account(key_arn, caller_arn.account)
+    if crossing:
+        return crossing
+    policy = jsonutil.loads(body["Policy"])  # the first pass found it valid
+    verdict = check_lockout(policy, caller_arn=caller, key_arn=key_arn)
+    return _lockout_finding(verdict, caller, body.get("BypassPolicyLockoutSafetyCheck") is True)
 
 
-def check_put_key_policy(context: RequestContext) -> list[Check]:
-    """Every finding about a PutKeyPolicy body, at once."""
-    body = context.body
-    if not isinstance(body, Mapping):
-        return []
-    checks = _key_id_checks(body.get("KeyId"), context)
-    name = body.get("PolicyName")
+def _policy_name_checks(name: Any) -> list[Check]:
     if isinstance(name, str) and name != "default":
-        checks.append(
+        return [
             _error(
                 "POLICY_NAME_INVALID",
                 "PolicyName",
                 f"{name!r} is not valid: the only valid value is 'default'",
             )
-        )
-    text = body.get("Policy")
-    if not isinstance(text, str):
-        return checks
-    key_id = body.get("KeyId")
+        ]
+    return []
+
+
+def _lint(text: str, key_id: Any) -> list[Check]:
     key_arn = key_id if isinstance(key_id, str) and is_key_arn(key_id) else None
-    findings = [f for f in lint_policy(text, key_arn=key_arn) if f.code not in _SCHEMA_DUPLICATES]
-    checks += [
+    return [
         Check(severity=f.severity, code=f.code, field="Policy", message=f.message, path=f.path)
-        for f in findings
+        for f in lint_policy(text, key_arn=key_arn)
+        if f.code not in _SCHEMA_DUPLICATES
     ]
-    if context.valid_so_far and not any(c.severity == "ERROR" for c in checks):
-        policy = jsonutil.loads(text)  # the linter found it valid
-        checks += _caller_checks(body, policy, context)
-    return checks
+
+
+def check_put_key_policy(context: RequestContext) -> list[Check]:
+    """Every finding about a PutKeyPolicy body, at once (the caller's, in the second pass)."""
+    body = context.body
+    if not isinstance(body, Mapping):
+        return []
+    text = body.get("Policy")
+    if context.facts is not None:
+        return _caller_checks(body, context, context.facts) if isinstance(text, str) else []
+    return [
+        *_key_id_checks(body.get("KeyId"), context),
+        *_policy_name_checks(body.get("PolicyName")),
+        *(_lint(text, body.get("KeyId")) if isinstance(text, str) else []),
+    ]

@@ -15,7 +15,7 @@ from botocore.credentials import Credentials
 
 from ..auth.sigv4 import AwsCredentials, SigV4Signer
 from ..client import Client
-from ..prepare import Options
+from ..options import Options
 from .local import LocalKms
 
 __all__ = ["run_demo", "sample_policy"]

@@ -31,6 +31,8 @@ BOOTSTRAP_KEY = ("testing", "testing")
 class LocalKmsUnavailable(HttpTaskError):
     """moto is not installed: install the ``local`` extra."""
 
+    field = "local"
+
 
 @dataclass(frozen=True)
 class AdminIdentity:

@@ -1,5 +1,7 @@
-"""The KMS plugin: templates from the committed OpenAPI document, the SigV4 signer, and the
-pre-flight checks of PutKeyPolicy. It uses only the public hooks, like any other plugin.
+"""The KMS plugin: templates from the committed OpenAPI document, its commands, and the
+checks, preflight and safe send of PutKeyPolicy. It uses only the public hooks, like any
+other plugin; it is imported whenever the command line is built, so it imports nothing
+heavy itself (each hook imports what it needs).
 
 What it checks is decided by what goes on the wire — a request signed for ``kms`` whose
 ``X-Amz-Target`` is exactly ``TrentService.PutKeyPolicy`` — never by a template's id: a
@@ -11,23 +13,20 @@ plugin's own calls (GetKeyPolicy) use its own templates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..auth.sigv4 import AwsCredentials, Signer, SignerFactory, SigV4Signer
-from ..openapi.load import templates_from_file
 from ..plugins.hookspecs import hookimpl
-from ..plugins.types import Check, RequestContext
-from ..template import TaskTemplate
-from ..validation import BodyValidator
-from .checks import check_put_key_policy
 
 if TYPE_CHECKING:
-    from ..client import Client
-    from ..prepare import PreparedRequest
+    import click
+
+    from ..plugins.types import Check, PreparedRequest, RequestContext, Session
     from ..result import TestRequestResult
+    from ..template import TaskTemplate
+    from ..validation import BodyValidator
 
 __all__ = [
     "PUT_KEY_POLICY",
@@ -36,7 +35,9 @@ __all__ = [
     "check_request",
     "is_put_key_policy",
     "own_template",
-    "register_signers",
+    "preflight",
+    "register_commands",
+    "register_overlays",
     "register_templates",
     "send_request",
     "spec_path",
@@ -55,6 +56,8 @@ def spec_path() -> Path:
 
 @functools.cache
 def _own_templates() -> dict[str, TaskTemplate]:
+    from ..openapi.load import templates_from_file  # noqa: PLC0415
+
     return {template.id: template for template in templates_from_file(spec_path())}
 
 
@@ -65,6 +68,8 @@ def own_template(template_id: str) -> TaskTemplate:
 
 @functools.cache
 def _own_validator() -> BodyValidator:
+    from ..validation import BodyValidator  # noqa: PLC0415
+
     return BodyValidator(own_template("kms.PutKeyPolicy").body_schema)
 
 
@@ -80,18 +85,26 @@ def register_templates(register: Callable[[TaskTemplate], None]) -> None:
         register(template)
 
 
-def _sigv4(*, profile: str | None) -> Signer:
-    return SigV4Signer(AwsCredentials(profile=profile))
+@hookimpl
+def register_overlays(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """The facts botocore's KMS model lacks (the 32 KB policy quota, PolicyName's default)."""
+    from .overlays import KMS_OVERLAYS  # noqa: PLC0415
+
+    register(SIGNING_NAME, KMS_OVERLAYS)
 
 
 @hookimpl
-def register_signers(register: Callable[[str, SignerFactory], None]) -> None:
-    """``aws-sigv4``: botocore's credential chain and SigV4."""
-    register("aws-sigv4", _sigv4)
+def register_commands(cli: click.Group) -> None:
+    """``lint-policy``, ``rollback``, ``demo``, and the PutKeyPolicy options of render / test-request."""
+    from .commands import register  # noqa: PLC0415 - click only
+
+    register(cli)
 
 
 def _own_schema_checks(context: RequestContext) -> list[Check]:
     """A PutKeyPolicy matched to another document's template is held to this plugin's schema too."""
+    from ..plugins.types import Check  # noqa: PLC0415
+
     own = own_template("kms.PutKeyPolicy")
     if context.template is own:
         return []
@@ -107,18 +120,39 @@ def _own_schema_checks(context: RequestContext) -> list[Check]:
 
 @hookimpl
 def check_request(context: RequestContext) -> list[Check] | None:
-    """PutKeyPolicy: key id, policy name, policy document, lockout and cross-account checks."""
+    """PutKeyPolicy: key id, policy name, policy document; with the caller, lockout and cross-account."""
     if not is_put_key_policy(context.signing_name, context.target):
         return None
-    own = _own_schema_checks(context)
+    from .checks import check_put_key_policy  # noqa: PLC0415
+
+    own = _own_schema_checks(context) if context.facts is None else []
     return own or check_put_key_policy(context)
 
 
 @hookimpl
-def send_request(request: PreparedRequest, client: Client) -> TestRequestResult | None:
+def preflight(request: PreparedRequest, session: Session) -> Mapping[str, Any] | None:
+    """PutKeyPolicy: who is calling (``--caller-arn``, else sts:GetCallerIdentity) for the lockout check."""
+    if not is_put_key_policy(request.signing_name, request.target):
+        return None
+    from ..errors import CredentialsError  # noqa: PLC0415
+    from .checks import CALLER, CALLER_PROBLEM  # noqa: PLC0415
+
+    given = session.options.get("caller_arn")
+    if given or session.dry_run:
+        return {CALLER: str(given) if given else None}
+    try:
+        return {CALLER: session.caller_identity()}
+    except CredentialsError as exc:  # no credentials at all: LOCKOUT_NOT_CHECKED says so
+        return {CALLER: None, CALLER_PROBLEM: str(exc)}
+
+
+@hookimpl
+def send_request(
+    request: PreparedRequest, session: Session, facts: Mapping[str, Any]
+) -> TestRequestResult | None:
     """PutKeyPolicy: read, diff and back up the current policy first; skip a no-op."""
     if not is_put_key_policy(request.signing_name, request.target):
         return None
     from .safety import put_key_policy_safely  # noqa: PLC0415 - only for PutKeyPolicy
 
-    return put_key_policy_safely(request, client)
+    return put_key_policy_safely(request, session)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import botocore
@@ -25,7 +26,7 @@ from ..errors import SpecError
 from .errors import ALWAYS_THROTTLING, COMMON_ERRORS, exception_info
 from .errors import retry_codes as load_retry_codes
 
-__all__ = ["dump_yaml", "generate_openapi"]
+__all__ = ["Overlays", "dump_yaml", "generate_openapi"]
 
 _SIGV4_PARAMETERS = (
     "X-Amz-Content-Sha256",
@@ -39,22 +40,11 @@ _SIGV4_PARAMETERS = (
 _FIRST_ERROR_STATUS = 480
 _LAST_STATUS = 599
 
-# Facts the service models lack, applied after the mapping (generic mechanism, per-service data).
-# "schema": keys merged into the schema; "properties": keys merged into a property's
-# description element (the second ``allOf`` entry); "required": properties made required.
-_OVERLAYS: dict[str, dict[str, dict[str, Any]]] = {
-    "kms": {
-        # The key-policy quota is 32 KB; the model only says 131072 characters. The string
-        # holds a JSON document, so a loader may accept an object and serialise it.
-        "PolicyType": {"schema": {"x-maxBytes": 32768, "x-json-document": True}},
-        # The only valid value is "default"; the seed page (and every SDK) always sends it.
-        "PutKeyPolicyRequest": {
-            "properties": {"PolicyName": {"default": "default"}},
-            "required": ["PolicyName"],
-        },
-        "GetKeyPolicyRequest": {"properties": {"PolicyName": {"default": "default"}}},
-    },
-}
+#: Facts a service's model lacks, by shape name, applied after the mapping (plugins supply
+#: them through the ``register_overlays`` hook): ``"schema"``: keys merged into the shape's
+#: schema; ``"properties"``: keys merged into a property's description element (the second
+#: ``allOf`` entry); ``"required"``: properties made required.
+Overlays = Mapping[str, Mapping[str, Any]]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -163,9 +153,9 @@ def _collect(roots: list[Shape]) -> dict[str, Shape]:
     return seen
 
 
-def _apply_overlays(service_name: str, schemas: dict[str, dict[str, Any]]) -> None:
-    """Apply the ``_OVERLAYS`` entry of ``service_name`` to ``schemas`` in place."""
-    for shape_name, overlay in _OVERLAYS.get(service_name, {}).items():
+def _apply_overlays(overlays: Overlays, schemas: dict[str, dict[str, Any]]) -> None:
+    """Apply ``overlays`` to ``schemas`` in place."""
+    for shape_name, overlay in overlays.items():
         schema = schemas.get(shape_name)
         if schema is None:
             raise SpecError("overlay target is not in the model", location=shape_name)
@@ -277,13 +267,7 @@ def _operation(
     return post
 
 
-def generate_openapi(service_name: str, *, session: botocore.session.Session | None = None) -> dict[str, Any]:
-    """Build the OpenAPI 3.0.3 document of the botocore service ``service_name``.
-
-    Raises :class:`~http_task_kms.errors.SpecError` if botocore does not know the service or
-    the service does not speak the AWS JSON protocol.
-    """
-    session = session or botocore.session.get_session()
+def _json_model(session: botocore.session.Session, service_name: str) -> ServiceModel:
     try:
         model = session.get_service_model(service_name)
     except (UnknownServiceError, DataNotFoundError) as exc:
@@ -291,12 +275,26 @@ def generate_openapi(service_name: str, *, session: botocore.session.Session | N
     meta = model.metadata
     if meta.get("protocol") != "json" or "targetPrefix" not in meta:
         raise SpecError(f"service {service_name!r} uses the {meta.get('protocol')!r} protocol, not AWS JSON")
-    prefix: str = meta["endpointPrefix"]
-    json_version = str(meta.get("jsonVersion", "1.0"))
-    media_type = f"application/x-amz-json-{json_version}"
-    title: str = meta.get("serviceFullName", service_name)
-    retry_codes = load_retry_codes(session, prefix)
+    return model
 
+
+def _input_name(op: OperationModel, schemas: dict[str, Any]) -> str:
+    """The request schema's name: the input shape's, or a fresh empty one for an operation without."""
+    if op.input_shape is not None:
+        return str(op.input_shape.name)
+    name = f"{op.name}Request"
+    while name in schemas:
+        name += "_"
+    schemas[name] = {"type": "object", "properties": {}}
+    return name
+
+
+def _paths_and_schemas(
+    model: ServiceModel, session: botocore.session.Session
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    meta = model.metadata
+    media_type = f"application/x-amz-json-{meta.get('jsonVersion', '1.0')}"
+    retry_codes = load_retry_codes(session, meta["endpointPrefix"])
     operations = [model.operation_model(name) for name in sorted(model.operation_names)]
     roots: list[Shape] = []
     for op in operations:
@@ -304,42 +302,55 @@ def generate_openapi(service_name: str, *, session: botocore.session.Session | N
         roots.extend(op.error_shapes)
     schemas = {name: _schema(shape, retry_codes) for name, shape in _collect(roots).items()}
     common = _common_errors(model, schemas, retry_codes)
-
     paths: dict[str, Any] = {}
     for op in operations:
         target = f"{meta['targetPrefix']}.{op.name}"
-        if op.input_shape is not None:
-            input_name = op.input_shape.name
-        else:
-            input_name = f"{op.name}Request"
-            while input_name in schemas:
-                input_name += "_"
-            schemas[input_name] = {"type": "object", "properties": {}}
         paths[f"/#X-Amz-Target={target}"] = {
             "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in _SIGV4_PARAMETERS],
-            "post": _operation(op, target, media_type, input_name, common),
+            "post": _operation(op, target, media_type, _input_name(op, schemas), common),
         }
+    return paths, schemas
 
-    _apply_overlays(service_name, schemas)
+
+def _info(model: ServiceModel, service_name: str) -> dict[str, Any]:
+    meta = model.metadata
+    return {
+        "title": meta.get("serviceFullName", service_name),
+        "version": meta["apiVersion"],
+        "description": model.documentation,
+        "x-serviceName": meta["endpointPrefix"].lower(),
+        "x-amz-signing-name": meta.get("signingName", meta["endpointPrefix"]),
+        "x-amz-target-prefix": meta["targetPrefix"],
+        "x-amz-json-version": str(meta.get("jsonVersion", "1.0")),
+        "x-generated-from": f"botocore {botocore.__version__}",
+    }
+
+
+def generate_openapi(
+    service_name: str, *, session: botocore.session.Session | None = None, overlays: Overlays | None = None
+) -> dict[str, Any]:
+    """Build the OpenAPI 3.0.3 document of the botocore service ``service_name``.
+
+    ``overlays`` are facts the model lacks (the ``register_overlays`` hook supplies them).
+    Raises :class:`~http_task_kms.errors.SpecError` if botocore does not know the service or
+    the service does not speak the AWS JSON protocol.
+    """
+    session = session or botocore.session.get_session()
+    model = _json_model(session, service_name)
+    paths, schemas = _paths_and_schemas(model, session)
+    _apply_overlays(overlays or {}, schemas)
+    info = _info(model, service_name)
+    parameters = {
+        p: {"name": p, "in": "header", "required": False, "schema": {"type": "string"}}
+        for p in _SIGV4_PARAMETERS
+    }
     return {
         "openapi": "3.0.3",
-        "info": {
-            "title": title,
-            "version": meta["apiVersion"],
-            "description": model.documentation,
-            "x-serviceName": prefix.lower(),
-            "x-amz-signing-name": meta.get("signingName", prefix),
-            "x-amz-target-prefix": meta["targetPrefix"],
-            "x-amz-json-version": json_version,
-            "x-generated-from": f"botocore {botocore.__version__}",
-        },
-        "servers": _servers(session, prefix, title),
+        "info": info,
+        "servers": _servers(session, model.metadata["endpointPrefix"], info["title"]),
         "paths": paths,
         "components": {
-            "parameters": {
-                p: {"name": p, "in": "header", "required": False, "schema": {"type": "string"}}
-                for p in _SIGV4_PARAMETERS
-            },
+            "parameters": parameters,
             "schemas": {name: schemas[name] for name in sorted(schemas)},
         },
     }

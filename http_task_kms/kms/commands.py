@@ -1,0 +1,151 @@
+"""The KMS plugin's commands and options, added through the ``register_commands`` hook.
+
+- options of ``render`` and ``test-request``: ``--caller-arn`` (both), ``--force``,
+  ``--backup-dir`` and ``--principal-wait`` (``test-request``);
+- commands: ``lint-policy``, ``rollback`` and ``demo``.
+
+Importing this module costs only click: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .. import config
+from ..cli_kit import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    emit,
+    endpoint_options,
+    exit_code,
+    fail,
+    make_client,
+    read_text,
+    send_options,
+    setup_logging,
+)
+from ..errors import Problem
+
+__all__ = ["register"]
+
+_CALLER_ARN = "Caller identity for the lockout check (skips sts:GetCallerIdentity)."
+
+
+def _put_key_policy_options() -> list[click.Option]:
+    """The options of a PutKeyPolicy that sends."""
+    return [
+        click.Option(["--force"], is_flag=True, help="Send even when the policy equals the current one."),
+        click.Option(
+            ["--backup-dir"], type=click.Path(file_okay=False), help="Where previous policies are saved."
+        ),
+        click.Option(
+            ["--principal-wait"],
+            type=click.FloatRange(min=0),
+            default=config.PRINCIPAL_WAIT_SECONDS,
+            show_default=True,
+            help="Seconds to retry a not-yet-visible new principal (0: off).",
+        ),
+    ]
+
+
+def register(cli: click.Group) -> None:
+    """Add the KMS options to ``render`` / ``test-request`` and the KMS commands to ``cli``."""
+    for name in ("render", "test-request"):
+        cli.commands[name].params.append(click.Option(["--caller-arn"], help=_CALLER_ARN))
+    cli.commands["test-request"].params.extend(_put_key_policy_options())
+    for command in (lint_policy_command, rollback, demo):
+        cli.add_command(command)
+
+
+@click.command("lint-policy")
+@click.argument("source", metavar="FILE|-")
+@click.option("--caller-arn", help="Also check that this principal keeps kms:PutKeyPolicy (lockout check).")
+@click.option("--key-arn", help="The key the policy is for (checks Resource and the lockout on it).")
+def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None) -> None:
+    """Lint a key policy offline; exit 0 when there is no ERROR, 2 otherwise."""
+    text = read_text(source, "FILE", limit=config.MAX_POLICY_FILE_BYTES, label="lint-policy FILE")
+    document = _lint_report(text, caller_arn=caller_arn, key_arn=key_arn)
+    emit(document)
+    sys.exit(EXIT_OK if document["ok"] else EXIT_INVALID)
+
+
+def _lint_report(text: str, *, caller_arn: str | None, key_arn: str | None) -> dict[str, Any]:
+    """The findings (and, for a caller, the lockout verdict) of ``lint-policy``."""
+    from .policy.lint import lint_policy  # noqa: PLC0415
+    from .policy.lockout import check_lockout  # noqa: PLC0415
+
+    findings = [f.model_dump() for f in lint_policy(text, key_arn=key_arn)]
+    document: dict[str, Any] = {"ok": True, "findings": findings}
+    policy = _strict_policy(text) if caller_arn else None
+    if caller_arn and isinstance(policy, dict):  # not when a duplicate key makes it ambiguous
+        lockout = check_lockout(policy, caller_arn=caller_arn, key_arn=key_arn)
+        document["lockout"] = lockout.model_dump()
+        if lockout.verdict == "FAIL":
+            where = lockout.statements[0] if lockout.statements else "$"
+            findings.append(
+                {"severity": "ERROR", "code": "LOCKOUT_FAIL", "message": lockout.reason, "path": where}
+            )
+    document["ok"] = not any(f["severity"] == "ERROR" for f in findings)
+    return document
+
+
+def _strict_policy(text: str) -> Any:
+    """The policy as strict JSON, or None (the lint findings then say what is wrong)."""
+    from .. import jsonutil  # noqa: PLC0415
+
+    try:
+        return jsonutil.loads(text)
+    except ValueError:
+        return None
+
+
+@click.command()
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@endpoint_options
+@send_options
+@click.option("--caller-arn", help=_CALLER_ARN)
+@click.option("--force", is_flag=True, help="Send even when the backup equals the current policy.")
+@click.option("--backup-dir", type=click.Path(file_okay=False), help="Where the replaced policy is saved.")
+@click.option(
+    "--principal-wait",
+    type=click.FloatRange(min=0),
+    default=config.PRINCIPAL_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to retry a not-yet-visible new principal (0: off).",
+)
+def rollback(backup_file: str, **kw: Any) -> None:
+    """Restore a backed-up key policy to its own key and endpoint, through every PutKeyPolicy check."""
+    from .backup import read_backup  # noqa: PLC0415
+    from .rollback import restore_parameters, rollback_problems  # noqa: PLC0415
+
+    setup_logging(kw["debug"])
+    try:
+        backup = read_backup(backup_file)
+    except (OSError, ValueError) as exc:
+        fail([Problem(field="BACKUP_FILE", message=str(exc))])
+    region = kw.pop("region")
+    client = make_client(None, region=backup["region"], **kw)
+    problems = rollback_problems(backup, client.endpoints, region=region)
+    if problems:
+        fail(problems)
+    result = client.test_request("kms.PutKeyPolicy", restore_parameters(backup))
+    result.extra.update({"keyId": backup["keyId"], "region": backup["region"], "restoredFrom": backup_file})
+    emit(result.to_json())
+    sys.exit(exit_code(result))
+
+
+@click.command()
+@click.option("--debug", is_flag=True, help="DEBUG logging on stderr (secrets are always redacted).")
+def demo(debug: bool) -> None:
+    """Run a PutKeyPolicy Test request against an embedded KMS (moto) on 127.0.0.1."""
+    setup_logging(debug)
+    from .demo import run_demo  # noqa: PLC0415 - imports moto
+
+    click.echo("starting the embedded KMS (moto) on 127.0.0.1 …", err=True)
+    document = run_demo()
+    emit(document)
+    sys.exit(EXIT_OK if document["ok"] else EXIT_FAILED)
