@@ -2,7 +2,7 @@
 
 The core's commands are generic (``templates``, ``template``, ``render``, ``test-request``,
 ``spec``); plugins add theirs and their options through the ``register_commands`` hook
-(the KMS plugin: ``lint-policy``, ``rollback``, ``demo`` and the PutKeyPolicy options). The
+(the KMS plugin adds ``lint-policy``, ``rollback``, ``demo`` and options of its own). The
 values of options a plugin adds reach its hooks as ``options``. Building the command line
 imports nothing heavy: each command imports what it needs.
 
@@ -86,7 +86,7 @@ def _compiled(
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="http-task-kms")
 def main() -> None:
-    """AWS KMS (PutKeyPolicy first) as workflow-builder HTTP tasks: render, check, sign, send."""
+    """AWS KMS (and other AWS JSON-protocol services) as workflow-builder HTTP tasks: check, sign, send."""
 
 
 @main.command()

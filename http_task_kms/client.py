@@ -1,7 +1,7 @@
 """The Python API behind the CLI: dry runs and Test requests, one flow for both.
 
 >>> client = Client(Options(region="us-east-1"))
->>> result = client.test_request("kms.PutKeyPolicy", {"KeyId": "…", "Policy": {...}})
+>>> result = client.test_request("<service>.<Operation>", {"Member": "…"})
 
 One request flows one way: prepare (render and check, pure) → preflight (the plugins fetch
 the facts their checks need, through a narrow session: the only I/O before sending) →

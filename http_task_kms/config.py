@@ -126,5 +126,6 @@ MIN_CLOCK_CORRECTION_SECONDS: Final = 60.0
 IDENTITY_ATTEMPTS: Final = 2
 
 # -- the KMS plugin ---------------------------------------------------------------------------------
-#: Seconds to keep retrying a PutKeyPolicy whose new principal KMS cannot see yet (``--principal-wait``).
+#: Seconds to keep retrying a policy change whose new principal the service cannot see yet
+#: (the KMS plugin's ``--principal-wait``).
 PRINCIPAL_WAIT_SECONDS: Final = 120.0

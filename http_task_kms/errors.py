@@ -15,8 +15,8 @@
     ├── CredentialsError               no usable AWS credentials (message never holds a secret)
     │   └── CredentialsNotFound        none configured at all (``render`` then shows the
     │                                  request unsigned; every other failure is an error)
-    └── PreflightFailed                a call made before the request (sts:GetCallerIdentity,
-                                       GetKeyPolicy) failed; ``step`` names it, the rest is its error
+    └── PreflightFailed                a call made before the request (sts:GetCallerIdentity, or
+                                       a plugin's) failed; ``step`` names it, the rest is its error
 
     Interrupted (BaseException)        SIGINT or SIGTERM arrived; ``details`` holds what a result
                                        must still say (e.g. the backup written before the send)

@@ -64,7 +64,7 @@ class ErrorDetail(BaseModel):
     """Why a request failed: the service's error code and message, or ours.
 
     For a failed call made before the request (``step``: ``"GetCallerIdentity"``,
-    ``"GetKeyPolicy"``), ``statusCode`` is that call's HTTP status.
+    or a plugin's), ``statusCode`` is that call's HTTP status.
     """
 
     code: str

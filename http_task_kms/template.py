@@ -64,7 +64,7 @@ class TaskTemplate(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(description="'<service>.<Operation>', e.g. 'kms.PutKeyPolicy'.")
+    id: str = Field(description="'<service>.<Operation>', e.g. 'secretsmanager.GetSecretValue'.")
     service: str
     operation: str
     title: str

@@ -300,7 +300,7 @@ def test_the_safety_read_uses_the_plugins_own_get_key_policy(server: FaultServer
 
 def yaml_free_kms_document(registry: Any) -> dict[str, Any]:
     """The committed KMS OpenAPI document, as a dict (to be altered by a test)."""
-    from http_task_kms.kms.plugin import spec_path
+    from http_task_kms.kms.templates import spec_path
     from http_task_kms.openapi.load import load_document
 
     return json.loads(json.dumps(load_document(spec_path())))

@@ -12,13 +12,11 @@ plugin's own calls (GetKeyPolicy) use its own templates.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..plugins.hookspecs import hookimpl
+from .templates import SIGNING_NAME, own_template, own_templates, own_validator
 
 if TYPE_CHECKING:
     import click
@@ -26,51 +24,19 @@ if TYPE_CHECKING:
     from ..plugins.types import Check, PreparedRequest, RequestContext, Session
     from ..result import TestRequestResult
     from ..template import TaskTemplate
-    from ..validation import BodyValidator
 
 __all__ = [
     "PUT_KEY_POLICY",
-    "SIGNING_NAME",
-    "SPEC_RESOURCE",
     "check_request",
     "is_put_key_policy",
-    "own_template",
     "preflight",
     "register_commands",
     "register_overlays",
     "register_templates",
     "send_request",
-    "spec_path",
 ]
 
-#: The committed OpenAPI document (``specs/kms/2014-11-01/openapi.yaml``), shipped in the package.
-SPEC_RESOURCE = "openapi.yaml"
-SIGNING_NAME = "kms"
 PUT_KEY_POLICY = "TrentService.PutKeyPolicy"
-
-
-def spec_path() -> Path:
-    """The packaged KMS OpenAPI document."""
-    return Path(str(resources.files(__package__) / SPEC_RESOURCE))
-
-
-@functools.cache
-def _own_templates() -> dict[str, TaskTemplate]:
-    from ..openapi.load import templates_from_file  # noqa: PLC0415
-
-    return {template.id: template for template in templates_from_file(spec_path())}
-
-
-def own_template(template_id: str) -> TaskTemplate:
-    """One of this plugin's own templates (never one from a ``--spec`` document)."""
-    return _own_templates()[template_id]
-
-
-@functools.cache
-def _own_validator() -> BodyValidator:
-    from ..validation import BodyValidator  # noqa: PLC0415
-
-    return BodyValidator(own_template("kms.PutKeyPolicy").body_schema)
 
 
 def is_put_key_policy(signing_name: str | None, target: str | None) -> bool:
@@ -81,7 +47,7 @@ def is_put_key_policy(signing_name: str | None, target: str | None) -> bool:
 @hookimpl
 def register_templates(register: Callable[[TaskTemplate], None]) -> None:
     """Register one template per KMS operation."""
-    for template in _own_templates().values():
+    for template in own_templates().values():
         register(template)
 
 
@@ -114,7 +80,7 @@ def _own_schema_checks(context: RequestContext) -> list[Check]:
     body = {**defaults, **context.body} if isinstance(context.body, dict) else context.body
     return [
         Check(severity="ERROR", code="SCHEMA", field=p.field, message=p.message)
-        for p in _own_validator().problems(body)
+        for p in own_validator().problems(body)
     ]
 
 

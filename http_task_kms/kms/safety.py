@@ -23,6 +23,7 @@ from ..result import TestRequestResult, failed_step, preflight_failure, validati
 from .backup import default_backup_dir, write_backup
 from .policy.diff import diff_policies
 from .policy.lint import lint_policy
+from .templates import own_template
 
 if TYPE_CHECKING:
     from ..plugins.types import PreparedRequest, Session
@@ -81,8 +82,6 @@ def send_with_principal_wait(
 
 def _read_current(request: PreparedRequest, session: Session) -> TestRequestResult:
     """GetKeyPolicy for the key, with this plugin's own template, at the request's endpoint."""
-    from .plugin import own_template  # noqa: PLC0415 - the plugin module imports this one lazily
-
     return session.call(
         own_template("kms.GetKeyPolicy"), {"KeyId": request.body["KeyId"], "PolicyName": "default"}
     )

@@ -2,7 +2,7 @@
 
 A plugin is a module or object with functions marked ``@hookimpl`` (from
 :mod:`http_task_kms`), registered through the ``http_task_kms`` entry-point group. The
-KMS support itself is such a plugin (:mod:`http_task_kms.kms.plugin`); the core's own SigV4
+KMS support itself is such a plugin (its entry point is ``kms``); the core's own SigV4
 signer is registered the same way (:mod:`http_task_kms.auth`).
 
 Where each hook sits in the flow of one request::
@@ -103,5 +103,5 @@ def send_request(
     The first plugin that returns a result wins. ``session.send(request)`` sends it,
     ``session.call(template, body)`` sends another operation of the same service to the
     same endpoint (the KMS plugin reads and backs up the current key policy this way
-    before PutKeyPolicy). Extra result fields go in ``result.extra``.
+    before it changes it). Extra result fields go in ``result.extra``.
     """

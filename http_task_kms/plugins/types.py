@@ -119,7 +119,7 @@ class Session(Protocol):
         ...
 
     def call(self, template: TaskTemplate, body: Mapping[str, Any]) -> TestRequestResult:
-        """Send another operation of the same service to the same endpoint (e.g. GetKeyPolicy)."""
+        """Send another operation of the same service to the same endpoint (e.g. a read before a write)."""
         ...
 
     def send(self, request: PreparedRequest) -> TestRequestResult:
