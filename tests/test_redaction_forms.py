@@ -285,3 +285,17 @@ def test_hostile_texts_cost_time_in_proportion_to_their_length():
     assert time.monotonic() - started < 2.0
     assert shown[3].endswith(redact.REDACTED)
     assert shown[4] == "0" * 100_000 + redact.REDACTED
+
+
+def test_many_requests_keep_the_redaction_set_bounded_and_its_cost_flat() -> None:
+    """1,500 signed requests (each signature new) through one client: the set stays bounded."""
+    with FaultServer(default=ok({"Keys": []}), max_requests=2000) as server:
+        client = client_for(server.url)
+        for _ in range(MAX_SIGNATURES + 476):
+            assert client.test_request("kms.ListKeys", {}).ok
+        last = server.received[-1].signature
+    secrets, signatures = redact.registered()
+    assert signatures <= MAX_SIGNATURES
+    assert secrets <= MAX_SECRETS
+    assert last is not None
+    assert redact.redact_text(f"echoed: {last.upper()}") == "echoed: <redacted>"  # the newest still masked
