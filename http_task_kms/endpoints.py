@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from botocore.loaders import create_loader
 from pydantic import BaseModel, ConfigDict
@@ -140,6 +140,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_USER_INFO = "must not carry user info (user:password@); credentials come from the AWS credential chain"
+_NOT_ROOT = "must be scheme://host[:port] with no path, query or fragment: AWS JSON APIs are served at '/'"
+_PLAIN_HTTP = (
+    "plain http is accepted only for loopback endpoints (127.0.0.1, ::1, localhost); use https or pass "
+    "--allow-insecure-endpoint"
+)
+
+
+def _unusable(parts: SplitResult) -> str | None:
+    """Why a URL is no endpoint at all (a scheme other than http(s), no or an invalid host)."""
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        scheme = f"{parts.scheme}:" if parts.scheme else "a URL without a scheme"
+        return f"must be an http(s) URL with a host, not {scheme}"
+    if not _valid_host(parts.hostname):
+        return f"{parts.hostname!r} is not a valid host name or IP address"
+    return None
+
+
 def check_endpoint_url(
     url: str, *, allow_insecure: bool = False, field: str = "endpoint-url"
 ) -> list[Problem]:
@@ -149,42 +167,18 @@ def check_endpoint_url(
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         return [Problem(field=field, message=f"not a valid URL: {exc}")]
-    problems = []
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        scheme = f"{parts.scheme}:" if parts.scheme else "a URL without a scheme"
-        problems.append(Problem(field=field, message=f"must be an http(s) URL with a host, not {scheme}"))
-        return problems
-    if not _valid_host(parts.hostname):
-        problems.append(
-            Problem(field=field, message=f"{parts.hostname!r} is not a valid host name or IP address")
-        )
-        return problems
-    if parts.username is not None or parts.password is not None:
-        problems.append(
-            Problem(
-                field=field,
-                message="must not carry user info (user:password@); "
-                "credentials come from the AWS credential chain",
-            )
-        )
-    if parts.path not in {"", "/"} or parts.query or parts.fragment:
-        problems.append(
-            Problem(
-                field=field,
-                message="must be scheme://host[:port] with no path, "
-                "query or fragment: AWS JSON APIs are served at '/'",
-            )
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure:
-        problems.append(
-            Problem(
-                field=field,
-                message="plain http is accepted only for loopback "
-                "endpoints (127.0.0.1, ::1, localhost); use https or pass "
-                "--allow-insecure-endpoint",
-            )
-        )
-    return problems
+    unusable = _unusable(parts)
+    if unusable is not None:
+        return [Problem(field=field, message=unusable)]
+    rules = [
+        (parts.username is not None or parts.password is not None, _USER_INFO),
+        (parts.path not in {"", "/"} or bool(parts.query) or bool(parts.fragment), _NOT_ROOT),
+        (
+            parts.scheme == "http" and not _is_loopback(parts.hostname or "") and not allow_insecure,
+            _PLAIN_HTTP,
+        ),
+    ]
+    return [Problem(field=field, message=message) for broken, message in rules if broken]
 
 
 def region_from_host(host: str) -> str | None:

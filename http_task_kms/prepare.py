@@ -21,7 +21,7 @@ from . import endpoints, jsonutil
 from .destinations import OperatorEndpoints
 from .errors import Problem, RequestValidationError
 from .expressions import Missing
-from .locate import Request, locate
+from .locate import Located, Request, locate
 from .options import Options
 from .plugins.types import Check, PreparedRequest, RequestContext
 from .registry import Registry
@@ -139,6 +139,46 @@ def _body_bytes(body: Any) -> tuple[bytes, list[Problem]]:
         return b"", [Problem(field="body", message=f"cannot be sent as JSON: {exc}")]
 
 
+@dataclass
+class _Draft:
+    """A request being prepared: its parts so far, and every problem found."""
+
+    headers: dict[str, str]
+    body: Any
+    template: TaskTemplate | None
+    target: str | None
+    problems: list[Problem]
+
+
+def _draft(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tuple[_Draft, str]:
+    """Render; check the headers as sent; match the operation; apply and check its template."""
+    rendered = render_task(compiled, params)
+    headers = rendered.headers
+    target = header_value(headers, TARGET_HEADER)
+    template = compiled.template or host.operations.template(target)
+    draft = _Draft(headers, rendered.body, template, target, rendered.problems + header_problems(headers))
+    if template is not None:
+        if header_value(headers, "Content-Type") is None:
+            headers["Content-Type"] = template.headers["Content-Type"]
+        template_mode = compiled.template is not None
+        draft.body, found = _template_checks(template, rendered, params, host, template_mode=template_mode)
+        draft.problems += found
+    return draft, rendered.url
+
+
+def _context(draft: _Draft, located: Located, options: Options, *, dry_run: bool) -> RequestContext:
+    return RequestContext(
+        template=draft.template,
+        body=draft.body,
+        endpoint=located.endpoint,
+        signing_name=located.signing_name,
+        target=draft.target,
+        headers=dict(draft.headers),
+        options=dict(options.plugin_options),
+        dry_run=dry_run,
+    )
+
+
 def prepare(
     compiled: CompiledTask,
     params: Any,
@@ -159,53 +199,35 @@ def prepare(
         )
     if lone := _surrogate_problems(params):
         raise RequestValidationError(lone)
-    template_mode = compiled.template is not None
-    rendered = render_task(compiled, params)
-    headers, problems = rendered.headers, rendered.problems + header_problems(rendered.headers)
-    target = header_value(headers, TARGET_HEADER)
-    template = compiled.template or host.operations.template(target)
-    body = rendered.body
-    if template is not None:
-        if header_value(headers, "Content-Type") is None:
-            headers["Content-Type"] = template.headers["Content-Type"]
-        body, found = _template_checks(template, rendered, params, host, template_mode=template_mode)
-        problems += found
-    where = Request(template, template_mode, rendered.url, body, params)
+    draft, task_url = _draft(compiled, params, host)
+    where = Request(draft.template, compiled.template is not None, task_url, draft.body, params)
     located = locate(
         where, options=options, operator=host.operator, default_region=host.default_region, at=at
     )
-    problems += located.problems
+    draft.problems += located.problems
     if located.signing_name is not None:
         allow = options.allow_unknown_operation
-        problems += operation_problems(target, located.signing_name, host.operations, allow_unknown=allow)
-    context = RequestContext(
-        template=template,
-        body=body,
-        endpoint=located.endpoint,
-        signing_name=located.signing_name,
-        target=target,
-        headers=dict(headers),
-        options=dict(options.plugin_options),
-        dry_run=dry_run,
-    )
-    found, warnings = _plugin_checks(host.manager, context)
-    body_bytes, unsendable = _body_bytes(body)
-    problems += found + unsendable
-    if problems or located.endpoint is None or located.signing_name is None:
-        raise RequestValidationError(problems)
+        draft.problems += operation_problems(
+            draft.target, located.signing_name, host.operations, allow_unknown=allow
+        )
+    found, warnings = _plugin_checks(host.manager, _context(draft, located, options, dry_run=dry_run))
+    body_bytes, unsendable = _body_bytes(draft.body)
+    draft.problems += found + unsendable
+    if draft.problems or located.endpoint is None or located.signing_name is None:
+        raise RequestValidationError(draft.problems)
     return PreparedRequest(
         method=compiled.task.httpRequest.method,
         url=located.endpoint.url,
-        headers=headers,
-        body=body,
+        headers=draft.headers,
+        body=draft.body,
         body_bytes=body_bytes,
         endpoint=located.endpoint,
         signing_name=located.signing_name,
-        template=template,
+        template=draft.template,
         task=compiled.task,
         warnings=warnings,
-        target=target,
-        credentials=None if template_mode else compiled.task.credentials,
+        target=draft.target,
+        credentials=None if compiled.template is not None else compiled.task.credentials,
     )
 
 

@@ -194,7 +194,7 @@ class Transport:
             self._environment[url] = (_proxies(url), _ca_bundle())
         return self._environment[url]
 
-    def _attempt(self, out: Outgoing, headers: Mapping[str, str], policy: Attempts) -> _Answer | ErrorDetail:
+    def _attempt(self, out: Outgoing, headers: Mapping[str, str], plan: Attempts) -> _Answer | ErrorDetail:
         proxies, verify = self._settings(out.url)
         try:
             response = self.session.request(
@@ -203,44 +203,15 @@ class Transport:
                 data=out.body,
                 headers=dict(headers),
                 allow_redirects=False,
-                timeout=(policy.connect_timeout, policy.read_timeout),
+                timeout=(plan.connect_timeout, plan.read_timeout),
                 verify=verify,
                 proxies=proxies,
                 stream=True,
             )
             with response:
                 raw, truncated = _read_capped(response, self._max_body)
-        except requests.exceptions.SSLError as exc:
-            return ErrorDetail(code="TLSError", message=redact_text(str(exc)), retryable=False)
-        except requests.exceptions.ConnectTimeout:
-            return ErrorDetail(
-                code="ConnectTimeout",
-                retryable=True,
-                message=f"no connection within {policy.connect_timeout:g} s",
-            )
-        except requests.exceptions.ReadTimeout:
-            return _read_timeout(policy)
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            return ErrorDetail(
-                code="IncompleteResponse",
-                retryable=True,
-                message=f"the response ended early or could not be decoded: {type(exc).__name__}",
-            )
-        except requests.exceptions.ConnectionError as exc:
-            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
-                return _read_timeout(policy)  # the body stalled: requests wraps that as ConnectionError
-            return ErrorDetail(code="ConnectionError", retryable=True, message=redact_text(_root_cause(exc)))
-        except requests.exceptions.RequestException as exc:
-            return ErrorDetail(code=type(exc).__name__, retryable=False, message=redact_text(str(exc)))
-        except OSError as exc:  # e.g. AWS_CA_BUNDLE names a file that does not exist
-            code = "TLSError" if "certificate" in str(exc).lower() else "ConnectionError"
-            return ErrorDetail(code=code, retryable=False, message=redact_text(str(exc)))
-        except (UnicodeError, ValueError) as exc:  # e.g. a header value that is not Latin-1
-            return ErrorDetail(
-                code="InvalidRequest",
-                retryable=False,
-                message=f"the request could not be sent: {redact_text(str(exc))}",
-            )
+        except (requests.exceptions.RequestException, OSError, UnicodeError, ValueError) as exc:
+            return _failure(exc, plan)
         request_id = response.headers.get("x-amzn-RequestId") or response.headers.get("x-amz-request-id")
         # What the server sends back is redacted too: an echo (AWS's SignatureDoesNotMatch
         # quotes the canonical request, session token included) must not reach the result.
@@ -253,50 +224,57 @@ class Transport:
             redact_text(request_id) if request_id else None,
         )
 
-    def send(self, out: Outgoing, signer: Signer, policy: Attempts) -> TestRequestResult:
-        """Send with retries; always returns a result, never raises for network or AWS errors."""
-        started = time.perf_counter()
+    def _sign(self, out: Outgoing, signer: Signer, origin: str) -> dict[str, str]:
+        offset = self.clock_offsets.get(origin, 0.0)
+        return signer.sign(
+            out.method,
+            out.url,
+            out.headers,
+            out.body,
+            service=out.service,
+            region=out.region,
+            clock_offset=offset,
+        )
+
+    def _corrects_clock(self, answer: _Answer | ErrorDetail, result: TestRequestResult, origin: str) -> bool:
+        """A skew error with a usable ``Date``: keep the server's clock for this endpoint (True)."""
+        if not isinstance(answer, _Answer) or result.ok or not _is_skew(result):
+            return False
+        offset = _server_clock_offset(answer.headers, self._wall_clock())
+        if offset is not None and abs(offset) > MAX_CLOCK_CORRECTION_SECONDS:
+            _refuse_correction(result, offset)
+        elif offset is not None and abs(offset) > MIN_CLOCK_CORRECTION_SECONDS:
+            self.clock_offsets[origin] = offset
+            return True
+        return False
+
+    def send(self, out: Outgoing, signer: Signer, plan: Attempts) -> TestRequestResult:
+        """Send with retries; always returns a result, never raises for network or AWS errors.
+
+        Each attempt is signed afresh; a skew error is signed once more with the server's clock.
+        Raises :class:`~http_task_kms.errors.CredentialsError` only when nothing was sent.
+        """
+        started, origin = time.perf_counter(), _origin(out.url)
         attempts, skew_corrected = 0, False
         result: TestRequestResult | None = None
-        origin = _origin(out.url)
         while True:
             attempts += 1
             try:
-                headers = signer.sign(
-                    out.method,
-                    out.url,
-                    out.headers,
-                    out.body,
-                    service=out.service,
-                    region=out.region,
-                    clock_offset=self.clock_offsets.get(origin, 0.0),
-                )
+                headers = self._sign(out, signer, origin)
             except CredentialsError as exc:
                 if result is None:
                     raise  # nothing was sent: the caller reports it as such
-                # An earlier attempt was sent: report its outcome, and why there is no other.
-                result.error = ErrorDetail(
-                    code="CredentialsError",
-                    retryable=False,
-                    message=f"{redact_text(str(exc))} (before attempt {attempts}; the previous "
-                    f"attempt failed with {result.error.code if result.error else 'an error'})",
-                )
-                result.elapsedMs = round((time.perf_counter() - started) * 1000, 1)
-                return result
-            answer = self._attempt(out, headers, policy)
+                return _lost_credentials(result, exc, attempts, started)
+            answer = self._attempt(out, headers, plan)
             result = self._result(answer, out, headers, attempts)
-            if isinstance(answer, _Answer) and not result.ok and not skew_corrected and _is_skew(result):
-                offset = _server_clock_offset(answer.headers, self._wall_clock())
-                if offset is not None and abs(offset) > MAX_CLOCK_CORRECTION_SECONDS:
-                    _refuse_correction(result, offset)
-                elif offset is not None and abs(offset) > MIN_CLOCK_CORRECTION_SECONDS:
-                    self.clock_offsets[origin], skew_corrected = offset, True
-                    continue  # sign once more with the server's clock, as the AWS SDKs do
+            if not skew_corrected and self._corrects_clock(answer, result, origin):
+                skew_corrected = True
+                continue  # sign once more with the server's clock, as the AWS SDKs do
             retryable = result.error is not None and result.error.retryable
-            if result.ok or not retryable or attempts >= policy.max_attempts:
-                result.elapsedMs = round((time.perf_counter() - started) * 1000, 1)
+            if result.ok or not retryable or attempts >= plan.max_attempts:
+                result.elapsedMs = _elapsed_ms(started)
                 return result
-            self._sleep(policy.delay(attempts, self._jitter()))
+            self._sleep(plan.delay(attempts, self._jitter()))
 
     def _result(
         self, answer: _Answer | ErrorDetail, out: Outgoing, headers: Mapping[str, str], attempts: int
@@ -346,6 +324,55 @@ def _refuse_correction(result: TestRequestResult, offset: float) -> None:
         result.error.retryable = False
 
 
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _lost_credentials(
+    result: TestRequestResult, exc: CredentialsError, attempts: int, started: float
+) -> TestRequestResult:
+    """An earlier attempt was sent: report its outcome, and why there is no other."""
+    previous = result.error.code if result.error else "an error"
+    result.error = ErrorDetail(
+        code="CredentialsError",
+        retryable=False,
+        message=f"{redact_text(str(exc))} (before attempt {attempts}; "
+        f"the previous attempt failed with {previous})",
+    )
+    result.elapsedMs = _elapsed_ms(started)
+    return result
+
+
+def _failure(exc: Exception, plan: Attempts) -> ErrorDetail:
+    """What an attempt that raised amounts to: a structured, redacted error (retryable or not)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ErrorDetail(code="TLSError", message=redact_text(str(exc)), retryable=False)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ErrorDetail(
+            code="ConnectTimeout", retryable=True, message=f"no connection within {plan.connect_timeout:g} s"
+        )
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return _read_timeout(plan)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        message = f"the response ended early or could not be decoded: {type(exc).__name__}"
+        return ErrorDetail(code="IncompleteResponse", retryable=True, message=message)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+            return _read_timeout(plan)  # the body stalled: requests wraps that as ConnectionError
+        return ErrorDetail(code="ConnectionError", retryable=True, message=redact_text(_root_cause(exc)))
+    if isinstance(exc, requests.exceptions.RequestException):
+        return ErrorDetail(code=type(exc).__name__, retryable=False, message=redact_text(str(exc)))
+    if isinstance(exc, OSError):  # e.g. AWS_CA_BUNDLE names a file that does not exist
+        code = "TLSError" if "certificate" in str(exc).lower() else "ConnectionError"
+        return ErrorDetail(code=code, retryable=False, message=redact_text(str(exc)))
+    # UnicodeError, ValueError: e.g. a header value that is not Latin-1
+    return ErrorDetail(
+        code="InvalidRequest",
+        retryable=False,
+        message=f"the request could not be sent: {redact_text(str(exc))}",
+    )
+
+
 def _retryable(status: int, code: str, catalogue: Iterable[str]) -> bool:
     if code == "LimitExceededException":
         return False  # a quota, not throttling: another attempt fails the same way
@@ -365,9 +392,9 @@ def _is_skew(result: TestRequestResult) -> bool:
     return error.code == "RequestTimeTooSkewed" or any(w in error.message.lower() for w in _SKEW_WORDS)
 
 
-def _read_timeout(policy: Attempts) -> ErrorDetail:
+def _read_timeout(plan: Attempts) -> ErrorDetail:
     return ErrorDetail(
-        code="ReadTimeout", retryable=True, message=f"no response within {policy.read_timeout:g} s"
+        code="ReadTimeout", retryable=True, message=f"no response within {plan.read_timeout:g} s"
     )
 
 

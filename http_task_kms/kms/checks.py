@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import jsonutil
+from ..endpoints import Endpoint
 from ..plugins.types import Check, RequestContext
 from .policy.arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
 from .policy.lint import lint_policy
@@ -35,54 +36,51 @@ def _error(code: str, field: str, message: str, path: str = "$") -> Check:
     return Check(severity="ERROR", code=code, field=field, message=message, path=path)
 
 
-def _key_id_checks(key_id: Any, context: RequestContext) -> list[Check]:
-    if not isinstance(key_id, str) or not key_id:
-        return []  # the schema reports type and length
-    if is_alias(key_id):
-        return [
-            _error(
-                "KEY_ID_ALIAS",
-                "KeyId",
-                f"{key_id!r} is an alias; PutKeyPolicy does not accept aliases. Use the key ID "
-                f"or key ARN: `aws kms describe-key --key-id {key_id}` shows it as "
-                "KeyMetadata.KeyId (or use ListAliases' TargetKeyId)",
-            )
-        ]
-    if KEY_ID_RE.match(key_id):
-        return []
-    if not is_key_arn(key_id):
-        return [
-            _error(
-                "KEY_ID_INVALID",
-                "KeyId",
-                "must be a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- "
-                "followed by 32 hex digits for a multi-Region key) or a key ARN "
-                "arn:<partition>:kms:<region>:<account>:key/<key-id>",
-            )
-        ]
-    arn = parse_arn(key_id)
-    endpoint = context.endpoint
+def _alias(key_id: str) -> Check:
+    return _error(
+        "KEY_ID_ALIAS",
+        "KeyId",
+        f"{key_id!r} is an alias; PutKeyPolicy does not accept aliases. Use the key ID "
+        f"or key ARN: `aws kms describe-key --key-id {key_id}` shows it as "
+        "KeyMetadata.KeyId (or use ListAliases' TargetKeyId)",
+    )
+
+
+_KEY_ID_INVALID = _error(
+    "KEY_ID_INVALID",
+    "KeyId",
+    "must be a key ID (a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- "
+    "followed by 32 hex digits for a multi-Region key) or a key ARN "
+    "arn:<partition>:kms:<region>:<account>:key/<key-id>",
+)
+
+
+def _key_arn_checks(key_arn: str, endpoint: Endpoint | None) -> list[Check]:
+    """A key ARN must be in the Region and partition the request goes to."""
+    arn = parse_arn(key_arn)
     if arn is None or endpoint is None:
         return []
     problems = []
     if arn.region != endpoint.region:
-        problems.append(
-            _error(
-                "KEY_ARN_REGION_MISMATCH",
-                "KeyId",
-                f"the key ARN is in {arn.region} but the request goes to {endpoint.region}; "
-                f"set region to {arn.region} (or use that Region's key)",
-            )
+        message = (
+            f"the key ARN is in {arn.region} but the request goes to {endpoint.region}; "
+            f"set region to {arn.region} (or use that Region's key)"
         )
+        problems.append(_error("KEY_ARN_REGION_MISMATCH", "KeyId", message))
     if arn.partition != endpoint.partition:
-        problems.append(
-            _error(
-                "KEY_ARN_PARTITION_MISMATCH",
-                "KeyId",
-                f"the key ARN is in partition {arn.partition} but the endpoint is in {endpoint.partition}",
-            )
-        )
+        message = f"the key ARN is in partition {arn.partition} but the endpoint is in {endpoint.partition}"
+        problems.append(_error("KEY_ARN_PARTITION_MISMATCH", "KeyId", message))
     return problems
+
+
+def _key_id_checks(key_id: Any, context: RequestContext) -> list[Check]:
+    if not isinstance(key_id, str) or not key_id or KEY_ID_RE.match(key_id):
+        return []  # the schema reports type and length
+    if is_alias(key_id):
+        return [_alias(key_id)]
+    if not is_key_arn(key_id):
+        return [_KEY_ID_INVALID]
+    return _key_arn_checks(key_id, context.endpoint)
 
 
 def key_arn_for(key_id: str, *, account: str | None, region: str, partition: str) -> str | None:
