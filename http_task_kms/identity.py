@@ -17,10 +17,11 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from . import endpoints
+from .aws_errors import xml_texts
 from .destinations import OperatorEndpoints
 from .errors import PreflightFailed, Problem
 from .plugins.types import Signer
-from .result import failed_step, xml_texts
+from .result import failed_step
 from .transport import Attempts, Outgoing, Transport
 
 __all__ = ["STEP", "CallerIdentity"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from xml.etree import ElementTree
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,47 +16,15 @@ from .errors import PreflightFailed, Problem
 from .redact import redact_headers
 
 __all__ = [
-    "THROTTLING_CODES",
-    "TRANSIENT_CODES",
     "ErrorDetail",
     "RequestShown",
     "TestRequestResult",
-    "aws_error",
     "failed_step",
     "parse_body",
     "preflight_failure",
     "shown_request",
     "validation_failure",
-    "xml_texts",
 ]
-
-#: Throttling codes of AWS JSON services: always retryable (LimitExceededException is not one).
-THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "PriorRequestNotComplete",
-    }
-)
-#: Transient server-side codes worth another attempt.
-TRANSIENT_CODES = frozenset(
-    {
-        "DependencyTimeoutException",
-        "KMSInternalException",
-        "InternalFailure",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
 
 
 class ErrorDetail(BaseModel):
@@ -153,35 +120,6 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
         return jsonutil.loads(text)
     except ValueError:  # not JSON, or NaN / too deep: kept as the text it is
         return text
-
-
-def aws_error(status: int, body: Any, reason: str | None) -> tuple[str, str]:
-    """(code, message) of an AWS error answer: ``__type`` after its last ``#``, else the status."""
-    if isinstance(body, Mapping):
-        raw = body.get("__type") or body.get("code") or body.get("Code")
-        message = body.get("message") or body.get("Message") or ""
-        if isinstance(raw, str) and raw:
-            return raw.rsplit("#", 1)[-1].split(":", 1)[0], str(message)
-    if isinstance(body, str):
-        xml_code, xml_message = xml_texts(body, "Code", "Message")
-        if xml_code:
-            return xml_code, xml_message or ""
-    return f"HTTP{status}", reason or ""
-
-
-def xml_texts(text: str, *tags: str) -> tuple[str | None, ...]:
-    """The text of the first element named by each tag (any namespace), or None each.
-
-    For the XML answers of query-protocol services (STS) and of moto's auth errors; text
-    that is not XML (HTML from a proxy, JSON) gives None for every tag.
-    """
-    try:
-        # The standard parser refuses entity expansion bombs (expat >= 2.4); bodies are capped.
-        root = ElementTree.fromstring(text)  # noqa: S314
-    except ElementTree.ParseError:
-        return tuple(None for _ in tags)
-    found = (root.find(f".//{{*}}{tag}") for tag in tags)
-    return tuple(element.text.strip() if element is not None and element.text else None for element in found)
 
 
 def validation_failure(problems: list[Problem], *, request: RequestShown | None = None) -> TestRequestResult:

@@ -16,7 +16,7 @@ import ipaddress
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,19 +24,12 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from .aws_errors import aws_error, is_skew, retryable
 from .deadline import DeadlineAdapter
 from .errors import CredentialsError
 from .plugins.types import Signer
 from .redact import redact_headers, redact_text, redact_value
-from .result import (
-    THROTTLING_CODES,
-    TRANSIENT_CODES,
-    ErrorDetail,
-    TestRequestResult,
-    aws_error,
-    parse_body,
-    shown_request,
-)
+from .result import ErrorDetail, TestRequestResult, parse_body, shown_request
 
 __all__ = ["MAX_BODY_BYTES", "Attempts", "Outgoing", "Transport"]
 
@@ -46,25 +39,6 @@ from .config import (
     MAX_CLOCK_CORRECTION_SECONDS,
     MAX_DELAY_SECONDS,
     MIN_CLOCK_CORRECTION_SECONDS,
-)
-
-_SKEW_CODES = frozenset(
-    {
-        "RequestTimeTooSkewed",
-        "RequestExpired",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "RequestInTheFuture",
-    }
-)
-_SKEW_WORDS = (
-    "skew",
-    "expired",
-    "too far",
-    "in the future",
-    "request time",
-    "signature expired",
-    "not yet current",  # KMS, local clock ahead: "Signature not yet current: … is still later than …"
 )
 
 
@@ -238,7 +212,8 @@ class Transport:
 
     def _corrects_clock(self, answer: _Answer | ErrorDetail, result: TestRequestResult, origin: str) -> bool:
         """A skew error with a usable ``Date``: keep the server's clock for this endpoint (True)."""
-        if not isinstance(answer, _Answer) or result.ok or not _is_skew(result):
+        error = result.error
+        if not isinstance(answer, _Answer) or error is None or not is_skew(error.code, error.message):
             return False
         offset = _server_clock_offset(answer.headers, self._wall_clock())
         if offset is not None and abs(offset) > MAX_CLOCK_CORRECTION_SECONDS:
@@ -293,7 +268,7 @@ class Transport:
                     f"{answer.headers.get('Location', '-')}); redirects are not followed"
                 )
             error = ErrorDetail(
-                code=code, message=message, retryable=_retryable(answer.status, code, out.retryable_codes)
+                code=code, message=message, retryable=retryable(answer.status, code, out.retryable_codes)
             )
         return TestRequestResult(
             ok=ok,
@@ -371,25 +346,6 @@ def _failure(exc: Exception, plan: Attempts) -> ErrorDetail:
         retryable=False,
         message=f"the request could not be sent: {redact_text(str(exc))}",
     )
-
-
-def _retryable(status: int, code: str, catalogue: Iterable[str]) -> bool:
-    if code == "LimitExceededException":
-        return False  # a quota, not throttling: another attempt fails the same way
-    return (
-        status >= 500
-        or status == 429
-        or code in THROTTLING_CODES
-        or code in TRANSIENT_CODES
-        or code in catalogue
-    )
-
-
-def _is_skew(result: TestRequestResult) -> bool:
-    error = result.error
-    if error is None or error.code not in _SKEW_CODES:
-        return False
-    return error.code == "RequestTimeTooSkewed" or any(w in error.message.lower() for w in _SKEW_WORDS)
 
 
 def _read_timeout(plan: Attempts) -> ErrorDetail:
