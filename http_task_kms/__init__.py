@@ -1,8 +1,11 @@
 """http-task-kms: AWS KMS operations (and any AWS JSON-protocol service) as workflow-builder
 HTTP task templates — rendered, checked, signed and sent.
 
-The host API is small: build a :class:`Client`, then ``test_request`` (send) or ``dry_run``
-(render and check, nothing sent), each returning a :class:`TestRequestResult`. Plugins
+The host API is small: build a :class:`Client`; its ``registry`` is the catalog (``search``),
+each :class:`TaskTemplate` gives its Http task (``to_task``), the JSON Schema of its inputs
+(``input_schema``) and, through :func:`reference_page`, its API reference page (Markdown);
+then ``test_request`` (send) or ``dry_run`` (render and check, nothing sent), each returning
+a :class:`TestRequestResult`. Plugins
 implement the hooks in :mod:`http_task_kms.plugins.hookspecs` with :data:`hookimpl`.
 
 Names are imported on first use, so that importing the package (as the command line does
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from .openapi.load import templates_from_document, templates_from_file
     from .options import Options
     from .plugins.hookspecs import hookimpl
+    from .reference import reference_page
     from .result import TestRequestResult
     from .task import HttpTask
     from .template import ErrorInfo, TaskTemplate
@@ -47,6 +51,7 @@ __all__ = [
     "TemplateNotFound",
     "TestRequestResult",
     "hookimpl",
+    "reference_page",
     "templates_from_document",
     "templates_from_file",
 ]
@@ -64,6 +69,7 @@ _WHERE = {
     "templates_from_file": ".openapi.load",
     "Options": ".options",
     "hookimpl": ".plugins.hookspecs",
+    "reference_page": ".reference",
     "TestRequestResult": ".result",
     "HttpTask": ".task",
     "ErrorInfo": ".template",

@@ -109,11 +109,21 @@ def templates(search: str | None, as_json: bool, spec: str | None) -> None:
 
 @main.command()
 @click.argument("template_id", metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(["task", "schema"]), default="task", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["task", "schema", "reference"]), default="task", show_default=True
+)
 @click.option("--spec", type=click.Path(exists=True, dir_okay=False))
 def template(template_id: str, fmt: str, spec: str | None) -> None:
-    """Print a template as a builder Http task or as the JSON Schema of its inputs."""
+    """Print a template as a builder Http task, the JSON Schema of its inputs, or its API reference page.
+
+    ``reference`` prints Markdown, as it is (not JSON).
+    """
     chosen = make_client(spec).registry.get(template_id)
+    if fmt == "reference":
+        from .reference import reference_page  # noqa: PLC0415
+
+        click.echo(reference_page(chosen))
+        return
     emit(chosen.to_task() if fmt == "task" else chosen.input_schema())
 
 

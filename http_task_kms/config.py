@@ -76,6 +76,10 @@ MAX_SPEC_NODES: Final = 1_000_000
 MAX_SPEC_DEPTH: Final = 100
 #: Deepest nesting of any JSON we parse (key policies and AWS answers are a few levels deep).
 MAX_JSON_DEPTH: Final = 100
+#: A reference page lists nested body members this many levels deep at most …
+REFERENCE_MAX_DEPTH: Final = 8
+#: … and at most this many body rows (a document's shapes may nest without end).
+REFERENCE_MAX_ROWS: Final = 1000
 
 #: Wall-clock time one evaluation may take.
 EXPRESSION_SECONDS: Final = 1.0

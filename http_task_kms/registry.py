@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["Registry"]
 
 
+def _catalog_order(template: TaskTemplate) -> tuple[str, bool, str]:
+    return template.service, not template.featured, template.id
+
+
 class Registry:
     """Templates by id and by X-Amz-Target, as the plugins (or a ``--spec`` document) gave them."""
 
@@ -41,7 +45,8 @@ class Registry:
         self._compiled: dict[int, tuple[TaskTemplate, CompiledTask, BodyValidator]] = {}
 
     def __iter__(self) -> Iterator[TaskTemplate]:
-        return iter(sorted(self._by_id.values(), key=lambda t: t.id))
+        """The templates by service, each service's featured ones first, then by id."""
+        return iter(sorted(self._by_id.values(), key=_catalog_order))
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -61,9 +66,19 @@ class Registry:
         return self._by_target.get(target)
 
     def search(self, text: str) -> list[TaskTemplate]:
-        """Templates whose id, title or description contain ``text`` (case-insensitive)."""
+        """Templates whose id, title or description contain ``text`` (case-insensitive).
+
+        In catalog order, except that within a service the featured ones come first, then
+        those whose id or title matches, then those only whose description does.
+        """
         needle = text.lower()
-        return [t for t in self if needle in f"{t.id}\n{t.title}\n{t.description}".lower()]
+        ranked = [
+            (t, 0 if needle in f"{t.id}\n{t.title}".lower() else 1)
+            for t in self
+            if needle in f"{t.id}\n{t.title}\n{t.description}".lower()
+        ]
+        ranked.sort(key=lambda pair: (pair[0].service, not pair[0].featured, pair[1]))  # stable
+        return [t for t, _ in ranked]
 
     def compiled(self, template: TaskTemplate) -> CompiledTask:
         """The template's own task with its expressions compiled (once per registry)."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import config
 from .endpoints import REGION_PATTERN
 
-__all__ = ["ErrorInfo", "TaskTemplate", "is_url_expression"]
+__all__ = ["ErrorInfo", "ParameterInfo", "ServerInfo", "ServerVariable", "TaskTemplate", "is_url_expression"]
 
 REGION_PARAMETER: dict[str, Any] = {
     "type": "string",
@@ -59,6 +59,40 @@ class ErrorInfo(BaseModel):
     description: str = ""
 
 
+class ParameterInfo(BaseModel):
+    """One parameter of the operation (a request header, in this convention), for its reference page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    location: str = Field(default="header", description="Where it goes: the OpenAPI 'in' (header, query, …).")
+    required: bool = False
+    description: str = Field(default="", description="Plain text (HTML stripped).")
+    value_schema: dict[str, Any] = Field(
+        default_factory=dict, description="What its schema says of its value (type, enum, default, …)."
+    )
+
+
+class ServerVariable(BaseModel):
+    """A variable of a server URL, e.g. ``{region}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    default: str = ""
+    enum: tuple[str, ...] = ()
+    description: str = ""
+
+
+class ServerInfo(BaseModel):
+    """One server of the document: a URL template, its description and its variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    description: str = ""
+    variables: dict[str, ServerVariable] = Field(default_factory=dict)
+
+
 class TaskTemplate(BaseModel):
     """An HTTP task template for one operation of an AWS JSON-protocol service."""
 
@@ -73,6 +107,22 @@ class TaskTemplate(BaseModel):
     endpoint_prefix: str = Field(description="Host prefix of the regional endpoint, e.g. 'kms'.")
     signing_name: str
     servers: tuple[str, ...] = ()
+    server_objects: tuple[ServerInfo, ...] = Field(
+        default=(), description="The servers with their descriptions and variables (for the reference page)."
+    )
+    path: str = Field(
+        default="", description="The operation's OpenAPI path, e.g. '/#X-Amz-Target=<Prefix>.<Op>'."
+    )
+    parameters: tuple[ParameterInfo, ...] = Field(
+        default=(),
+        description="The operation's parameters (the request headers), as the document declares them.",
+    )
+    description_sections: tuple[str, ...] = Field(
+        default=(),
+        description="Labels of the description's headed paragraphs ('Required permissions', …): a "
+        "paragraph that starts with '<label>:' opens a section of the reference page.",
+    )
+    featured: bool = Field(default=False, description="Listed first among its service's templates.")
     headers: dict[str, str] = Field(description="Fixed headers: X-Amz-Target, Content-Type.")
     body_schema: dict[str, Any] = Field(
         description="JSON Schema (2020-12) of the request body, with $defs for nested shapes."

@@ -2,12 +2,16 @@
 
 The schema is compiled once per template (:class:`BodyValidator`); each call only walks
 the body. Messages name the field and the rule, and never echo a long value back.
-Extension keyword: ``x-maxBytes`` (UTF-8 size limit of a string, e.g. KMS's 32 KB
-key-policy quota, which the service model cannot express).
+Keywords checked beyond JSON Schema's assertions: ``contentEncoding: base64`` (the string
+must be strict base64: a blob member), and the extensions ``x-minBytes`` / ``x-maxBytes``
+(size limits in bytes: of a base64 string's decoded bytes, else of the string's UTF-8
+encoding, e.g. KMS's 32 KB key-policy quota, which the service model cannot express).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,21 +23,63 @@ from .errors import Problem
 __all__ = ["BodyValidator", "json_type"]
 
 
+def _decoded_size(text: str) -> int | None:
+    """The size of strict base64 ``text`` once decoded (RFC 4648, padded, no line breaks); None if invalid."""
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True))
+    except (UnicodeEncodeError, binascii.Error):
+        return None
+
+
+def _size(instance: str, schema: Mapping[str, Any]) -> tuple[int, str] | None:
+    """(size, unit) of a string: its base64-decoded bytes or its UTF-8 bytes; None if not base64."""
+    if schema.get("contentEncoding") == "base64":
+        size = _decoded_size(instance)
+        return None if size is None else (size, "once base64-decoded")
+    return len(instance.encode("utf-8")), "(UTF-8)"
+
+
+def _content_encoding(
+    validator: Any, encoding: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if encoding == "base64" and isinstance(instance, str) and _decoded_size(instance) is None:
+        yield ValidationError(
+            "must be base64-encoded (RFC 4648: A-Z, a-z, 0-9, + and /, padded with =, no line breaks)",
+            validator="contentEncoding",
+            validator_value=encoding,
+        )
+
+
 def _max_bytes(
     validator: Any, limit: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
-    if isinstance(instance, str):
-        size = len(instance.encode("utf-8"))
-        if size > limit:
-            yield ValidationError(
-                f"is {size:,} bytes (UTF-8); the limit is {limit:,} bytes",
-                validator="x-maxBytes",
-                validator_value=limit,
-            )
+    measured = _size(instance, schema) if isinstance(instance, str) else None
+    if measured is not None and measured[0] > limit:
+        size, unit = measured
+        yield ValidationError(
+            f"is {size:,} bytes {unit}; the limit is {limit:,} bytes",
+            validator="x-maxBytes",
+            validator_value=limit,
+        )
+
+
+def _min_bytes(
+    validator: Any, limit: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    measured = _size(instance, schema) if isinstance(instance, str) else None
+    if measured is not None and measured[0] < limit:
+        size, unit = measured
+        noun = "byte is" if limit == 1 else "bytes are"
+        yield ValidationError(
+            f"is {size:,} bytes {unit}; at least {limit:,} {noun} required",
+            validator="x-minBytes",
+            validator_value=limit,
+        )
 
 
 _Validator: Any = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {"x-maxBytes": _max_bytes}
+    Draft202012Validator,
+    {"contentEncoding": _content_encoding, "x-maxBytes": _max_bytes, "x-minBytes": _min_bytes},
 )
 
 
@@ -87,6 +133,8 @@ def _message(error: ValidationError) -> tuple[str, str]:
         "minProperties": lambda: f"must have at least {value} entries (has {len(instance)})",
         "maxProperties": lambda: f"must have at most {value} entries (has {len(instance)})",
         "x-maxBytes": lambda: error.message,
+        "x-minBytes": lambda: error.message,
+        "contentEncoding": lambda: error.message,
     }
     make = messages.get(str(rule))
     return field, make() if make else error.message[:200]

@@ -316,3 +316,35 @@ def test_non_json_or_unknown_service_raises_spec_error(
 ) -> None:
     with pytest.raises(SpecError):
         generate_openapi(service, session=session)
+
+
+def test_shared_shapes_carry_only_their_own_documentation(
+    committed: dict[str, Any], session: botocore.session.Session
+) -> None:
+    schemas = committed["components"]["schemas"]
+    model = session.get_service_model("kms")
+    for name in ("BooleanType", "CiphertextType", "PlaintextType", "KeyIdType", "NullableBooleanType"):
+        assert schemas[name].get("description", "") == model.shape_for(name).documentation, name
+    assert "description" not in schemas["BooleanType"]  # not VerifyMac's "whether the HMAC was verified"
+    # The member keeps its own.
+    mac, mac_doc = prop(committed, schemas["VerifyMacRequest"], "Mac")
+    assert mac_doc.startswith("<p>The HMAC to verify.")
+    assert mac is schemas["CiphertextType"]
+
+
+def test_blob_shapes_keep_their_limits_on_the_decoded_bytes(
+    committed: dict[str, Any], session: botocore.session.Session
+) -> None:
+    schemas = committed["components"]["schemas"]
+    model = session.get_service_model("kms")
+    blobs = [name for name in model.shape_names if model.shape_for(name).type_name == "blob"]
+    assert {"CiphertextType", "PlaintextType", "PublicKeyType", "AttestationDocumentType"} <= set(blobs)
+    for name in blobs:
+        meta = model.shape_for(name).metadata
+        assert schemas[name]["format"] == "byte"
+        assert (schemas[name].get("x-minBytes"), schemas[name].get("x-maxBytes")) == (
+            meta.get("min"),
+            meta.get("max"),
+        )
+        assert "minLength" not in schemas[name]
+        assert "maxLength" not in schemas[name]  # the limits are not on the base64 text

@@ -58,8 +58,9 @@ def test_hooks_are_the_ones_the_module_implements(descriptor: dict[str, Any]) ->
 
 def test_templates_are_the_registered_ones(descriptor: dict[str, Any]) -> None:
     registered = [t.id for t in get_registry() if t.service == "kms"]
-    assert descriptor["templates"] == registered
-    assert descriptor["featuredTemplate"] in registered
+    assert descriptor["templates"] == registered  # in catalog order
+    assert [descriptor["featuredTemplate"]] == [t.id for t in get_registry() if t.featured]
+    assert registered[0] == descriptor["featuredTemplate"]
 
 
 def test_credential_type_has_a_signer_and_spec_exists(descriptor: dict[str, Any]) -> None:

@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from ..template import TaskTemplate
     from ..validation import BodyValidator
 
-__all__ = ["SIGNING_NAME", "SPEC_RESOURCE", "own_template", "own_templates", "own_validator", "spec_path"]
+__all__ = [
+    "FEATURED",
+    "SIGNING_NAME",
+    "SPEC_RESOURCE",
+    "own_template",
+    "own_templates",
+    "own_validator",
+    "spec_path",
+]
 
 #: The committed OpenAPI document (``specs/kms/2014-11-01/openapi.yaml``), shipped in the package.
 SPEC_RESOURCE = "openapi.yaml"
@@ -28,12 +36,18 @@ def spec_path() -> Path:
     return Path(str(resources.files(__package__) / SPEC_RESOURCE))
 
 
+#: Listed first in the catalog: the operation this plugin exists for.
+FEATURED = "kms.PutKeyPolicy"
+
+
 @functools.cache
 def own_templates() -> dict[str, TaskTemplate]:
-    """This plugin's templates by id, from its packaged document (loaded once)."""
+    """This plugin's templates by id, from its packaged document (loaded once); PutKeyPolicy featured."""
     from ..openapi.load import templates_from_file  # noqa: PLC0415
 
-    return {template.id: template for template in templates_from_file(spec_path())}
+    templates = {template.id: template for template in templates_from_file(spec_path())}
+    templates[FEATURED] = templates[FEATURED].model_copy(update={"featured": True})
+    return templates
 
 
 def own_template(template_id: str) -> TaskTemplate:

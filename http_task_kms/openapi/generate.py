@@ -5,8 +5,11 @@ path per operation, keyed ``/#X-Amz-Target=<targetPrefix>.<Operation>``; error r
 numbered ``480``, ``481``, ...), plus a few ``x-`` extensions the loader relies on:
 ``x-serviceName``, ``x-amz-signing-name``, ``x-amz-target-prefix``, ``x-amz-json-version``,
 ``x-generated-from`` (on ``info``), ``x-amz-deprecated`` (on operations),
-``x-aws-exception`` (on exception schemas), ``x-maxBytes`` and ``x-json-document``
-(overlays). The output only depends on the installed botocore, so it is reproducible.
+``x-aws-exception`` (on exception schemas), ``x-minBytes`` / ``x-maxBytes`` (a blob's
+limits, on its decoded bytes; on a string, an overlay's UTF-8 limit) and ``x-json-document``
+(overlays). Each shape's schema carries only the shape's own documentation; a member's
+documentation goes on the member (``allOf: [{$ref}, {description}]``). The output only
+depends on the installed botocore, so it is reproducible.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ _TYPES = {
 _FORMATS = {"blob": "byte", "timestamp": "unix-timestamp"}
 _BOUNDS = {
     "string": ("minLength", "maxLength"),
+    "blob": ("x-minBytes", "x-maxBytes"),  # of the decoded bytes, not of the base64 text
     "list": ("minItems", "maxItems"),
     "map": ("minProperties", "maxProperties"),
     **dict.fromkeys(("integer", "long", "float", "double"), ("minimum", "maximum")),
@@ -208,7 +212,7 @@ def _common_errors(
             shape = model.shape_for(code)
             if shape.metadata.get("exception"):
                 names.append(code)
-                schemas.update((n, _schema(s, retry_codes)) for n, s in _collect([shape]).items())
+                schemas.update((n, _schema(model.shape_for(n), retry_codes)) for n in _collect([shape]))
             continue
         info = exception_info(code, {"error": {"httpStatusCode": status}}, retry_codes)
         info["throttling"] = info["throttling"] or code in ALWAYS_THROTTLING
@@ -300,7 +304,9 @@ def _paths_and_schemas(
     for op in operations:
         roots.extend(s for s in (op.input_shape, op.output_shape) if s is not None)
         roots.extend(op.error_shapes)
-    schemas = {name: _schema(shape, retry_codes) for name, shape in _collect(roots).items()}
+    # By name, not as reached: a shape reached through a member carries that member's
+    # documentation, which belongs on the member (``_member_schema``), not on the shared shape.
+    schemas = {name: _schema(model.shape_for(name), retry_codes) for name in _collect(roots)}
     common = _common_errors(model, schemas, retry_codes)
     paths: dict[str, Any] = {}
     for op in operations:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text"]
+__all__ = ["html_to_text", "paragraph_labels"]
+
+# "<p> <b>Required permissions</b>: …" or "<p> <b>Related operations:</b> </p>": a paragraph
+# that opens with a bold label and a colon (how AWS's API documentation heads its parts).
+_LABEL = re.compile(r"<p>\s*<b>([^<>]{1,80})</b>\s*(:?)")  # no backtracking: [^<>] stops at "<"
 
 
 class _TextExtractor(HTMLParser):
@@ -37,3 +41,17 @@ def html_to_text(html: str) -> str:
     lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
     text = re.sub(r"^-\n+", "- ", "\n".join(lines), flags=re.MULTILINE)  # "<li><p>x" → "- x"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def paragraph_labels(html: str) -> tuple[str, ...]:
+    """The labels of the paragraphs that open with a bold ``label:`` (in order, each once).
+
+    In the plain text (:func:`html_to_text`) such a paragraph starts with ``label:``.
+    """
+    labels: list[str] = []
+    for match in _LABEL.finditer(html):
+        bold = html_to_text(match.group(1))
+        label = bold.removesuffix(":").strip()
+        if (bold.endswith(":") or match.group(2)) and label and ":" not in label and label not in labels:
+            labels.append(label)
+    return tuple(labels)

@@ -6,7 +6,15 @@ an ``X-Amz-Target`` header parameter with a single enum value, the request body 
 ``$ref`` into ``components/schemas``, ``servers`` with a ``{region}`` variable, and one
 error response per exception. Optional extensions refine it: ``info.x-serviceName``,
 ``info.x-amz-signing-name``, ``x-aws-exception`` on exception schemas, ``x-maxBytes`` and
-``x-json-document`` on string schemas.
+``x-json-document`` on string schemas, ``x-minBytes`` / ``x-maxBytes`` on base64
+(``format: byte``) schemas — limits of the decoded bytes, checked with
+``contentEncoding: base64`` — and ``x-featured`` on an operation.
+
+A request body schema holds only the ``$defs`` it references (transitively); its top-level
+members are flattened (``allOf: [{$ref}, {description}]`` → one schema, the member's own
+description winning). A template also keeps what its reference page shows: the path, the
+parameters and servers (:mod:`.parts`), and the labels of the description's headed
+paragraphs.
 
 Everything here is pure: a document (a ``dict``) in, templates out. A malformed document
 raises :class:`~http_task_kms.errors.SpecError` whose ``location`` is a JSON Pointer.
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,10 +34,14 @@ import yaml
 from ..config import MAX_SPEC_BYTES
 from ..errors import InputError, SpecError
 from ..inputs import read_text
-from ..template import ErrorInfo, TaskTemplate
+from ..template import ErrorInfo, ServerInfo, TaskTemplate
 from . import yaml_strict
 from .cache import cached_document
-from .html import html_to_text
+from .html import html_to_text, paragraph_labels
+from .parts import operation_parameters, server_objects
+from .pointer import escape as _escape
+from .pointer import mapping as _mapping
+from .pointer import pointer as _pointer
 
 __all__ = ["html_to_text", "load_document", "templates_from_document", "templates_from_file"]
 
@@ -36,14 +49,6 @@ _COMPONENT_REF = "#/components/schemas/"
 _SERVER_FAULT_NAMES = re.compile(r"Internal|Unavailable|Timeout|Failure", re.IGNORECASE)
 # OpenAPI 3.0 schema keywords with no JSON Schema 2020-12 meaning for validation.
 _DROPPED_KEYWORDS = frozenset({"nullable", "example", "xml", "externalDocs", "discriminator"})
-
-
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(*parts: str) -> str:
-    return "#/" + "/".join(map(_escape, parts))
 
 
 def _parse_yaml(path: Path) -> Any:
@@ -79,12 +84,6 @@ def templates_from_file(path: str | Path) -> list[TaskTemplate]:
     return templates_from_document(load_document(path))
 
 
-def _mapping(value: Any, location: str, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SpecError(f"{what} must be a mapping", location=location)
-    return value
-
-
 def _to_json_schema(node: Any, schemas: Mapping[str, Any], location: str) -> Any:
     """Rewrite an OpenAPI 3.0 schema into JSON Schema 2020-12 ($refs into $defs)."""
     if isinstance(node, list):
@@ -108,6 +107,8 @@ def _to_json_schema(node: Any, schemas: Mapping[str, Any], location: str) -> Any
         out["additionalProperties"] = False  # like the service: unknown members are errors at every level
     if node.get("nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
+    if out.get("format") == "byte" and out.get("type") == "string":
+        out.setdefault("contentEncoding", "base64")  # OpenAPI 3.0's base64 string, checked before sending
     pattern = out.get("pattern")
     if isinstance(pattern, str) and not _compiles(pattern):
         # A Java-only construct (e.g. \p{L}): keep it for display, skip it for validation.
@@ -144,15 +145,18 @@ def _referenced(node: Any) -> Iterator[str]:
             yield from _referenced(item)
 
 
-def _resolve_top(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
-    """Inline one level of a member schema: `allOf: [$ref, {description}]` → one flat schema."""
+def _resolve_top(prop: Mapping[str, Any], components: _Components) -> dict[str, Any]:
+    """Inline one level of a member schema: `allOf: [$ref, {description}]` → one flat schema.
+
+    A reference to a structure stays a reference (with the member's own keywords beside it).
+    """
     merged: dict[str, Any] = {}
     parts = [*prop.get("allOf", []), {k: v for k, v in prop.items() if k != "allOf"}]
     for part in parts:
         if isinstance(part, Mapping):
             ref = part.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = defs[ref[len("#/$defs/") :]]
+                target = components.get(ref[len("#/$defs/") :])
                 if target.get("type") in {"object", "array"} and "properties" in target:
                     merged.setdefault("$ref", ref)
                 else:
@@ -176,6 +180,18 @@ class _Components:
         return self._converted[name]
 
 
+def _defs_used(properties: Mapping[str, Any], components: _Components) -> dict[str, Any]:
+    """The ``$defs`` that ``properties`` reference, directly or through each other (no others)."""
+    defs: dict[str, Any] = {}
+    pending = list(_referenced(properties))
+    while pending:
+        dep = pending.pop()
+        if dep not in defs:
+            defs[dep] = components.get(dep)
+            pending.extend(_referenced(defs[dep]))
+    return defs
+
+
 def _body_schema(op_schema: Any, components: _Components, location: str, name: str) -> dict[str, Any]:
     if op_schema is None:
         return {"type": "object", "properties": {}, "additionalProperties": False}
@@ -187,18 +203,9 @@ def _body_schema(op_schema: Any, components: _Components, location: str, name: s
         root_name, root = name, converted
     if root.get("type", "object") != "object":
         raise SpecError("the request body schema must be an object", location=location)
-    defs: dict[str, Any] = {}
-    pending = list(_referenced(root))
-    while pending:
-        dep = pending.pop()
-        if dep in defs:
-            continue
-        defs[dep] = components.get(dep)
-        pending.extend(_referenced(defs[dep]))
-    properties = {
-        member: _resolve_top(_mapping(prop, f"{location}/properties/{member}", member), defs)
-        for member, prop in root.get("properties", {}).items()
-    }
+    flat = {k: _mapping(v, f"{location}/properties/{k}", k) for k, v in root.get("properties", {}).items()}
+    properties = {member: _resolve_top(prop, components) for member, prop in flat.items()}
+    defs = _defs_used(properties, components)
     body: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": root_name,
@@ -272,6 +279,20 @@ def _service_and_prefix(document: Mapping[str, Any]) -> tuple[str, str, tuple[st
     return service, prefix or service, urls
 
 
+@dataclass(frozen=True)
+class _Document:
+    """What every operation of a document shares."""
+
+    source: Mapping[str, Any]
+    service: str
+    prefix: str
+    signing_name: str
+    servers: tuple[str, ...]
+    server_objects: tuple[ServerInfo, ...]
+    components: _Components
+    default_media: str
+
+
 def templates_from_document(document: Mapping[str, Any]) -> list[TaskTemplate]:
     """Build one :class:`TaskTemplate` per operation of an AWS JSON-protocol OpenAPI document."""
     version = str(document.get("openapi", ""))
@@ -279,30 +300,23 @@ def templates_from_document(document: Mapping[str, Any]) -> list[TaskTemplate]:
         raise SpecError(f"expected an OpenAPI 3 document, got openapi={version!r}", location="#/openapi")
     info = _mapping(document.get("info", {}), "#/info", "info")
     service, prefix, servers = _service_and_prefix(document)
-    signing_name = str(info.get("x-amz-signing-name") or prefix)
     section = _mapping(document.get("components", {}), "#/components", "components")
     paths = _mapping(document.get("paths"), "#/paths", "paths")
-    components = _Components(_mapping(section.get("schemas", {}), "#/components/schemas", "schemas"))
-    default_media = _default_media_type(paths, info)
+    shared = _Document(
+        source=document,
+        service=service,
+        prefix=prefix,
+        signing_name=str(info.get("x-amz-signing-name") or prefix),
+        servers=servers,
+        server_objects=server_objects(document),
+        components=_Components(_mapping(section.get("schemas", {}), "#/components/schemas", "schemas")),
+        default_media=_default_media_type(paths, info),
+    )
     templates = []
-    for path, item in paths.items():
-        post = _mapping(item, _pointer("paths", path), "a path item").get("post")
-        if post is None:
-            continue
-        location = _pointer("paths", path, "post")
-        templates.append(
-            _template(
-                post,
-                location,
-                path,
-                service=service,
-                prefix=prefix,
-                signing_name=signing_name,
-                servers=servers,
-                components=components,
-                default_media=default_media,
-            )
-        )
+    for path, node in paths.items():
+        item = _mapping(node, _pointer("paths", path), "a path item")
+        if item.get("post") is not None:
+            templates.append(_template(item, str(path), shared))
     if not templates:
         raise SpecError(
             "no operations: expected paths '/#X-Amz-Target=<Prefix>.<Op>' with post", location="#/paths"
@@ -338,45 +352,40 @@ def _target(post: Mapping[str, Any], path: str, location: str) -> str:
     raise SpecError("no X-Amz-Target header parameter and no '#X-Amz-Target=' in the path", location=location)
 
 
-def _template(
-    post: Mapping[str, Any],
-    location: str,
-    path: str,
-    *,
-    service: str,
-    prefix: str,
-    signing_name: str,
-    servers: tuple[str, ...],
-    components: _Components,
-    default_media: str,
-) -> TaskTemplate:
-    post = _mapping(post, location, "an operation")
+def _template(item: Mapping[str, Any], path: str, doc: _Document) -> TaskTemplate:
+    location = _pointer("paths", path, "post")
+    post = _mapping(item["post"], location, "an operation")
     target = _target(post, path, location)
     operation = str(post.get("operationId") or target.rsplit(".", 1)[-1])
     request_body = _mapping(post.get("requestBody", {}), f"{location}/requestBody", "requestBody")
     content = _mapping(request_body.get("content", {}), f"{location}/requestBody/content", "content")
-    media_type = next((m for m in content if str(m).startswith("application/x-amz-json-")), default_media)
+    media_type = next((m for m in content if str(m).startswith("application/x-amz-json-")), doc.default_media)
     media_key = next(iter(content), None)
     media_where = f"{location}/requestBody/content/{_escape(str(media_key))}"
     media: Any = content[media_key] if media_key is not None else {}
     op_schema = _mapping(media, media_where, "a media type").get("schema")
-    body_schema = _body_schema(op_schema, components, f"{media_where}/schema", f"{operation}Request")
-    description = html_to_text(str(post.get("description", "")))
+    body_schema = _body_schema(op_schema, doc.components, f"{media_where}/schema", f"{operation}Request")
+    raw_description = str(post.get("description", ""))
     return TaskTemplate(
-        id=f"{service}.{operation}",
-        service=service,
+        id=f"{doc.service}.{operation}",
+        service=doc.service,
         operation=operation,
         title=str(post.get("summary") or operation),
-        description=description,
-        endpoint_prefix=prefix,
-        signing_name=signing_name,
-        servers=servers,
+        description=html_to_text(raw_description),
+        description_sections=paragraph_labels(raw_description),
+        endpoint_prefix=doc.prefix,
+        signing_name=doc.signing_name,
+        servers=doc.servers,
+        server_objects=doc.server_objects,
+        path=path,
+        parameters=operation_parameters(doc.source, item, post, _pointer("paths", path)),
         headers={"X-Amz-Target": target, "Content-Type": str(media_type)},
         body_schema=body_schema,
         errors=_errors(
             _mapping(post.get("responses", {}), f"{location}/responses", "responses"),
-            components.schemas,
+            doc.components.schemas,
             f"{location}/responses",
         ),
         deprecated=bool(post.get("deprecated") or post.get("x-amz-deprecated")),
+        featured=post.get("x-featured") is True,
     )
