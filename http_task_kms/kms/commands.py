@@ -65,10 +65,15 @@ def register(cli: click.Group) -> None:
 @click.argument("source", metavar="FILE|-")
 @click.option("--caller-arn", help="Also check that this principal keeps kms:PutKeyPolicy (lockout check).")
 @click.option("--key-arn", help="The key the policy is for (checks Resource and the lockout on it).")
-def lint_policy_command(source: str, caller_arn: str | None, key_arn: str | None) -> None:
+@click.option("--against", metavar="CURRENT_FILE", help="The current policy: show who gains, loses access.")
+def lint_policy_command(
+    source: str, caller_arn: str | None, key_arn: str | None, against: str | None
+) -> None:
     """Lint a key policy offline; exit 0 when there is no ERROR, 2 otherwise."""
     text = read_text(source, "FILE", limit=config.MAX_POLICY_FILE_BYTES, label="lint-policy FILE")
     document = _lint_report(text, caller_arn=caller_arn, key_arn=key_arn)
+    if against is not None:
+        document["access"] = _access_report(text, against, key_arn=key_arn, text_from_stdin=source == "-")
     emit(document)
     sys.exit(EXIT_OK if document["ok"] else EXIT_INVALID)
 
@@ -91,6 +96,23 @@ def _lint_report(text: str, *, caller_arn: str | None, key_arn: str | None) -> d
             )
     document["ok"] = not any(f["severity"] == "ERROR" for f in findings)
     return document
+
+
+def _access_report(
+    text: str, against: str, *, key_arn: str | None, text_from_stdin: bool
+) -> dict[str, Any] | None:
+    """The access diff from ``against`` (the current policy) to ``text``; None if FILE is no policy."""
+    from .policy.access import access_diff  # noqa: PLC0415
+
+    if against == "-" and text_from_stdin:
+        fail([Problem(field="against", message="FILE and CURRENT_FILE cannot both be standard input (-)")])
+    label = "lint-policy --against CURRENT_FILE"
+    current = _strict_policy(read_text(against, "against", limit=config.MAX_POLICY_FILE_BYTES, label=label))
+    if not isinstance(current, dict):
+        message = "is not a key policy: it must be a strict JSON object (no duplicate keys)"
+        fail([Problem(field="against", message=f"CURRENT_FILE {message}")])
+    policy = _strict_policy(text)
+    return access_diff(current, policy, key_arn=key_arn).as_json() if isinstance(policy, dict) else None
 
 
 def _strict_policy(text: str) -> Any:

@@ -21,6 +21,7 @@ from ..config import PRINCIPAL_WAIT_SECONDS
 from ..errors import Interrupted, Problem
 from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
 from .backup import default_backup_dir, write_backup
+from .policy.access import access_json
 from .policy.diff import diff_policies
 from .policy.lint import lint_policy
 from .templates import own_template
@@ -108,6 +109,7 @@ def _send_unread(request: PreparedRequest, session: Session) -> TestRequestResul
     """``--force`` with no current policy to read: send without a backup, and say so."""
     result = send_with_principal_wait(session, request, wait_seconds=_wait(session.options))
     result.extra = {"previousPolicy": None, "diff": None, "changed": None, "sent": True, "backupFile": None}
+    result.extra["access"] = access_json(None, request.body["Policy"], key_id=request.body["KeyId"])
     return result
 
 
@@ -148,6 +150,7 @@ def put_key_policy_safely(request: PreparedRequest, session: Session) -> TestReq
     extra = {
         "previousPolicy": _as_json(previous),
         "diff": diff.model_dump(exclude={"changed"}),
+        "access": access_json(previous, request.body["Policy"], key_id=request.body["KeyId"]),
         "changed": diff.changed,
     }
     if not diff.changed and not options.get("force"):
