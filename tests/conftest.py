@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from botocore.credentials import Credentials
@@ -17,6 +19,21 @@ from http_task_kms.kms.local import AdminIdentity, LocalKms
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 ACCOUNT = "123456789012"
+#: What a frozen clock shows (:func:`frozen_clock`).
+FROZEN_NOW = datetime.datetime(2026, 11, 29, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[float]:
+    """botocore's signing clock stopped at :data:`FROZEN_NOW`; yields it in epoch seconds.
+
+    botocore has no public seam for the time ``SigV4Auth.add_auth`` signs at: it reads the
+    module attribute ``botocore.auth.get_current_datetime``, which this patches. Stop the
+    transport's clock too with ``Transport(wall_clock=lambda: frozen_clock)``, and a fault
+    server's with ``now=frozen_clock``.
+    """
+    with mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN_NOW.replace(tzinfo=None)):
+        yield FROZEN_NOW.timestamp()
 
 
 @pytest.fixture(autouse=True)

@@ -358,12 +358,16 @@ def aws_error(
     message_key: str = "message",
     date_offset: float | None = None,
     headers: dict[str, str] | None = None,
+    now: float | None = None,
 ) -> Behaviour:
-    """An AWS JSON error ``{"__type": code, message_key: message}``; Date moved by ``date_offset``."""
+    """An AWS JSON error ``{"__type": code, message_key: message}``; Date moved by ``date_offset``.
+
+    ``now`` (epoch seconds) is the server's clock before the offset; the real one when None.
+    """
     payload = json.dumps({"__type": code, message_key: message}).encode()
 
     def behave(handler: _Handler, _: Received) -> None:
-        date = None if date_offset is None else time.time() + date_offset
+        date = None if date_offset is None else (time.time() if now is None else now) + date_offset
         handler.answer(
             status, payload, {"Content-Type": "application/x-amz-json-1.1", **(headers or {})}, date=date
         )
@@ -518,12 +522,17 @@ def skewed(
     *,
     code: str = "InvalidSignatureException",
     message: str | None = None,
+    now: float | None = None,
 ) -> Behaviour:
-    """The clock-skew error KMS sends, with a ``Date`` header ``offset`` seconds from now."""
+    """The clock-skew error KMS sends, with a ``Date`` header ``offset`` seconds from now.
+
+    ``now`` (epoch seconds) is the server's clock before the offset; the real one when None.
+    """
 
     def behave(handler: _Handler, received: Received) -> None:
-        now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        base = time.time() if now is None else now
+        server_time = datetime.datetime.fromtimestamp(base + offset, datetime.timezone.utc)
+        stamp = server_time.strftime("%Y%m%dT%H%M%SZ")
         sent = received.header("X-Amz-Date") or "-"
         if message is not None:
             text = message
@@ -531,7 +540,7 @@ def skewed(
             text = f"Signature expired: {sent} is now earlier than {stamp} ({stamp} - 5 min.)"
         else:
             text = f"Signature not yet current: {sent} is still later than {stamp} ({stamp} + 5 min.)"
-        aws_error(code, text, date_offset=offset)(handler, received)
+        aws_error(code, text, date_offset=offset, now=base)(handler, received)
 
     return behave
 

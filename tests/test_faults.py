@@ -410,13 +410,14 @@ def test_delays_are_capped_and_jitter_stays_within_bounds(server):
 
 def test_zero_interval_from_the_task_means_no_wait(server):
     server.default = throttle()
-    transport = Transport()  # the real sleep: must not wait at all
+    sleeps = Sleeps()
+    transport = Transport(sleep=sleeps, jitter=lambda: 1.0)  # full jitter: any wait would show
     options = Options(region="us-east-1", endpoint_url=server.url)
     client = Client(options, signer=signer_for(ACCESS_KEY, SECRET), transport=transport)
-    started = time.monotonic()
     result = client.test_task(task_for(server.url, interval=0, attempts=5), {})
     assert result.attempts == 5
-    assert time.monotonic() - started < 1.0
+    assert server.count == 5
+    assert sleeps == [0.0, 0.0, 0.0, 0.0]  # a pause between attempts, each of nothing
 
 
 # -- the CLI: exit codes and no tracebacks ------------------------------------------------------------

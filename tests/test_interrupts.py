@@ -14,6 +14,9 @@ import pytest
 from conftest import KEY_ID, policy_for, write_json
 from faultserver import FaultServer, Received, by_target, check, ok, stall
 
+from http_task_kms import schemas
+from http_task_kms.kms import schemas as kms_schemas
+
 CALLER = "arn:aws:iam::123456789012:user/admin"
 STS_OK = (
     "<GetCallerIdentityResponse><GetCallerIdentityResult>"
@@ -88,6 +91,7 @@ def test_a_signal_during_the_send_gives_one_result_and_keeps_the_backup(
     assert result["ok"] is False
     assert result["error"]["code"] == "Interrupted"
     assert result["outcome"] == "unknown"
+    schemas.validator(f"{kms_schemas.OUTPUT_ID}#/$defs/test-request", kms_schemas.document()).validate(result)
     backup = Path(result["backupFile"])
     assert backup.parent == backups
     assert json.loads(backup.read_text())["keyId"] == KEY_ID  # written whole before the send

@@ -15,6 +15,7 @@ import pluggy
 import pytest
 from click.testing import CliRunner
 from conftest import ACCOUNT, KEY_ID, policy_for, signer_for
+from faultserver import FaultServer, ok, verify_sigv4
 
 import http_task_kms.kms.plugin as kms_plugin
 from http_task_kms import (
@@ -404,22 +405,37 @@ class RecordingSigner:
 
 
 class SignerPlugin:
-    """Registers the 'test-token' credentials type."""
+    """Registers the 'test-token' credentials type (and remembers the signers it made)."""
+
+    def __init__(self) -> None:
+        self.made: list[RecordingSigner] = []
 
     @hookimpl
     def register_signers(self, register: Callable[[str, Any], None]) -> None:
-        register("test-token", lambda *, profile: RecordingSigner(profile))
+        def factory(*, profile: str | None) -> RecordingSigner:
+            self.made.append(RecordingSigner(profile))
+            return self.made[-1]
+
+        register("test-token", factory)
 
 
 def test_hook_register_signers(registered: Callable[..., Any]) -> None:
-    registered(SignerPlugin(), name="signer-plugin")
-    found = signers()
-    assert set(found) >= {"aws-sigv4", "test-token"}
-    signer = found["test-token"](profile="ops")
-    assert isinstance(signer, RecordingSigner)
-    assert signer.profile == "ops"
-    signed = signer.sign("POST", "https://x/", {"A": "b"}, b"", service="kms", region="us-east-1")
-    assert signed == {"A": "b", "X-Test-Signature": "kms/us-east-1"}
+    """A template declaring the plugin's credentials type is really signed by that signer."""
+    plugin = registered(SignerPlugin(), name="signer-plugin")
+    assert set(signers()) >= {"aws-sigv4", "test-token"}
+    [ping] = templates_from_document(gadgets_document("tokens"))
+    registered(TemplatePlugin([ping.model_copy(update={"credentials_type": "test-token"})]), name="tokens")
+    with FaultServer(default=ok({"Pong": True})) as server:
+        client = Client(Options(region="us-east-1", endpoint_url=server.url, profile="ops"))
+        result = client.test_request("tokens.Ping", {"Message": "hi"})
+        [received] = server.received
+    assert result.ok, result.to_json()
+    assert received.header("X-Test-Signature") == "tokens/us-east-1"  # what the registered signer adds
+    assert received.header("Authorization") is None  # not signed with SigV4
+    assert json.loads(received.body) == {"Message": "hi"}
+    [signer] = plugin.made
+    assert signer.profile == "ops"  # the factory got the operator's profile
+    assert signer.calls == [(server.url, "tokens", "us-east-1")]
 
 
 def test_the_core_registers_sigv4_itself_and_the_kms_plugin_none() -> None:
@@ -436,10 +452,11 @@ def test_the_core_registers_sigv4_itself_and_the_kms_plugin_none() -> None:
 # -- send_request -----------------------------------------------------------------------------
 
 
-class FakeSender:
-    """Takes over sending kms.ListAliases and answers without any network."""
+class TakeOver:
+    """Takes over sending kms.ListAliases: answers itself, or sends through the session it is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, through_session: bool) -> None:
+        self.through_session = through_session
         self.requests: list[PreparedRequest] = []
 
     @hookimpl(tryfirst=True)
@@ -449,33 +466,66 @@ class FakeSender:
         if request.target != "TrentService.ListAliases":
             return None
         self.requests.append(request)
-        result = TestRequestResult(
-            ok=True, statusCode=200, reasonPhrase="OK", body={"Aliases": []}, attempts=1
-        )
-        result.extra["handledBy"] = "fake-sender"
+        if self.through_session:
+            result = session.send(request)
+        else:
+            result = TestRequestResult(ok=True, statusCode=200, reasonPhrase="OK", body={"Aliases": []})
+        result.extra["takeover.handledBy"] = "take-over"
         return result
 
 
-def test_hook_send_request(registered: Callable[..., Any], client: Client) -> None:
-    sender = registered(FakeSender(), name="fake-sender")
-    result = client.test_request("kms.ListAliases", {"Limit": 5})
-    assert result.ok is True
-    assert result.statusCode == 200
-    assert result.to_json()["handledBy"] == "fake-sender"
-    assert result.to_json()["body"] == {"Aliases": []}
-    [request] = sender.requests
-    assert request.url == "https://kms.us-east-1.amazonaws.com/"
+def _loopback_client(server: FaultServer) -> Client:
+    options = Options(region="us-east-1", endpoint_url=server.url, plugin_options={"caller_arn": CALLER})
+    return Client(options, signer=signer_for("AKIDEXAMPLE", TAKEOVER_SECRET))
+
+
+TAKEOVER_SECRET = "takeover-secret-takeover-secret-0000"
+
+
+def test_hook_send_request(registered: Callable[..., Any]) -> None:
+    """A plugin that answers itself: the host sends nothing, and the plugin's field reaches the output."""
+    taker = registered(TakeOver(through_session=False), name="take-over")
+    with FaultServer(default=ok({"Aliases": [{"AliasName": "alias/from-the-server"}]})) as server:
+        result = _loopback_client(server).test_request("kms.ListAliases", {"Limit": 5})
+        assert server.count == 0  # the host did not send its own request
+    document = result.to_json()
+    assert document["takeover.handledBy"] == "take-over"
+    assert document["body"] == {"Aliases": []}
+    [request] = taker.requests
+    assert request.url == server.url
     assert request.body == {"Limit": 5}
     assert request.headers["X-Amz-Target"] == "TrentService.ListAliases"
+    from http_task_kms import schemas
+    from http_task_kms.kms import schemas as kms_schemas
+
+    schemas.validator(f"{kms_schemas.OUTPUT_ID}#/$defs/test-request", kms_schemas.document()).validate(
+        document
+    )
 
 
-def test_send_request_is_not_called_for_invalid_input(registered: Callable[..., Any], client: Client) -> None:
-    sender = registered(FakeSender(), name="fake-sender")
-    result = client.test_request("kms.ListAliases", {"Limit": "five"})
+def test_the_session_a_send_request_hook_gets_signs_and_sends_once(registered: Callable[..., Any]) -> None:
+    registered(TakeOver(through_session=True), name="take-over")
+    answer = {"Aliases": [{"AliasName": "alias/from-the-server"}]}
+    with FaultServer(default=ok(answer)) as server:
+        result = _loopback_client(server).test_request("kms.ListAliases", {"Limit": 5})
+        [received] = server.received  # sent once: by the plugin, through the session, not again by the host
+    assert result.ok, result.to_json()
+    assert result.body == answer  # the server's answer, not one the plugin made up
+    assert result.to_json()["takeover.handledBy"] == "take-over"
+    assert received.header("X-Amz-Target") == "TrentService.ListAliases"
+    assert json.loads(received.body) == {"Limit": 5}
+    assert verify_sigv4(received, TAKEOVER_SECRET, url=server.url)  # signed by the host's signer
+
+
+def test_send_request_is_not_called_for_invalid_input(registered: Callable[..., Any]) -> None:
+    taker = registered(TakeOver(through_session=True), name="take-over")
+    with FaultServer() as server:
+        result = _loopback_client(server).test_request("kms.ListAliases", {"Limit": "five"})
+        assert server.count == 0
     assert result.ok is False
     assert result.error is not None
     assert result.error.code == "ValidationError"
-    assert sender.requests == []
+    assert taker.requests == []
 
 
 # -- the contract itself ----------------------------------------------------------------------
@@ -518,38 +568,90 @@ def test_kms_plugin_implements_every_hook_but_signing() -> None:
     assert implemented == set(hook_names()) - {"register_signers"}  # signing is the core's
 
 
-class CommandPlugin:
-    """Adds a ``hello`` command and an option to ``render``."""
-
-    @hookimpl
-    def register_commands(self, cli: Any) -> None:
-        import click
-
-        @cli.command()
-        def hello() -> None:
-            """Say hello."""
-            click.echo("hello")
-
-        cli.commands["render"].params.append(click.Option(["--greeting"]))
+COMMAND_PLUGIN = '''
+"""A third-party plugin adding a command, and an option to `render` that reaches its check."""
+import click
+from http_task_kms import hookimpl
+from http_task_kms.plugins.types import Check
 
 
-def test_hook_register_commands(registered: Callable[..., Any]) -> None:
-    import click
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    def hello():
+        """Say hello."""
+        click.echo('{"hello": "from a plugin command"}')
 
-    from http_task_kms.cli import main as real_main
+    cli.commands["render"].params.append(click.Option(["--greeting"]))
 
-    registered(CommandPlugin(), name="command-plugin")
-    group = click.Group(
-        "test-cli", commands={name: click.Command(name) for name in ("render", "test-request")}
+
+@hookimpl
+def check_request(context):
+    greeting = context.options.get("greeting")
+    if context.facts is None and greeting:
+        return [Check(severity="SUGGESTION", code="GREETING", field="greeting", message=greeting)]
+    return None
+'''
+
+
+@pytest.fixture
+def command_plugin_site(tmp_path: Path) -> Path:
+    """A distribution (a module and its entry point) in a directory, for a fresh process's sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "tmp_hello_plugin.py").write_text(textwrap.dedent(COMMAND_PLUGIN), encoding="utf-8")
+    dist = site / "tmp_hello_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tmp-hello-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[http_task_kms]\nhello = tmp_hello_plugin\n", encoding="utf-8")
+    return site
+
+
+def test_hook_register_commands(command_plugin_site: Path, tmp_path: Path) -> None:
+    """An installed plugin's command and option are in the real command line of a fresh process."""
+    import os
+    import subprocess
+
+    params = tmp_path / "in.json"
+    params.write_text(json.dumps({"region": "us-east-1", "KeyId": KEY_ID, "Policy": policy_for(CALLER)}))
+    script = (
+        "import sys\n"
+        "from http_task_kms.cli import main, run\n"
+        "print(' '.join(sorted(main.commands)), file=sys.stderr)\n"
+        "run()"
     )
-    get_plugin_manager().hook.register_commands(cli=group)
-    assert {"hello", "lint-policy", "rollback", "demo"} <= set(group.commands)
-    assert {"greeting", "caller_arn"} <= {p.name for p in group.commands["render"].params}
-    assert CliRunner().invoke(group, ["hello"]).stdout == "hello\n"
-    # the real command line: the KMS plugin's commands and options are there
-    assert {"lint-policy", "rollback", "demo"} <= set(real_main.commands)
+    env = {**os.environ, "PYTHONPATH": str(command_plugin_site), "HOME": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    hello = cli("hello")
+    assert hello.returncode == 0, hello.stderr
+    assert json.loads(hello.stdout) == {"hello": "from a plugin command"}
+    assert {"hello", "lint-policy", "rollback", "demo", "render"} <= set(hello.stderr.split("\n")[0].split())
+    render = cli(
+        "render", "kms.PutKeyPolicy", "--input", str(params), "--caller-arn", CALLER, "--greeting", "hola"
+    )
+    assert render.returncode == 0, render.stderr
+    warnings = json.loads(render.stdout)["warnings"]
+    assert {
+        "severity": "SUGGESTION",
+        "code": "GREETING",
+        "field": "greeting",
+        "message": "hola",
+        "path": "$",
+    } in (warnings)
+    # in this process too: the KMS plugin's commands and options are on the real command line
+    assert {"lint-policy", "rollback", "demo"} <= set(main.commands)
     assert {"force", "backup_dir", "principal_wait", "caller_arn"} <= {
-        p.name for p in real_main.commands["test-request"].params
+        p.name for p in main.commands["test-request"].params
     }
 
 

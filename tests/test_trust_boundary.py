@@ -554,23 +554,23 @@ def test_a_skew_of_more_than_a_day_is_not_corrected(tmp_path: Path) -> None:
     assert "clock" in result["error"]["message"]
 
 
-def test_a_skew_correction_stays_with_its_endpoint() -> None:
-    from conftest import signer_for
+def test_a_skew_correction_stays_with_its_endpoint(frozen_clock: float) -> None:
+    from conftest import FROZEN_NOW, signer_for
 
     from http_task_kms import Client, Options
     from http_task_kms.transport import Transport
 
-    transport = Transport(sleep=lambda _: None)
+    transport = Transport(sleep=lambda _: None, wall_clock=lambda: frozen_clock)  # the clocks stopped
     signer = signer_for(ACCESS_KEY, SECRET)
     with FaultServer() as a, FaultServer(default=ok({"Keys": []})) as b:
-        a.push(skewed(offset=3600), ok({"Keys": []}))
+        a.push(skewed(offset=3600, now=frozen_clock), ok({"Keys": []}))
         first = Client(Options(region="us-east-1", endpoint_url=a.url), signer=signer, transport=transport)
         assert first.test_request("kms.ListKeys", {}).ok
         second = Client(Options(region="us-east-1", endpoint_url=b.url), signer=signer, transport=transport)
         assert second.test_request("kms.ListKeys", {}).ok
-        sent = b.received[0].amz_date
-    assert sent is not None
-    assert abs((sent - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 120
+        corrected, sent = a.received[1].amz_date, b.received[0].amz_date
+    assert corrected == FROZEN_NOW + datetime.timedelta(hours=1)  # a's clock, for a
+    assert sent == FROZEN_NOW  # not for b: signed by our own clock
 
 
 # -- 7. rollback trusts only the policy in the backup ---------------------------------------------

@@ -103,5 +103,7 @@ def send_request(
     The first plugin that returns a result wins. ``session.send(request)`` sends it,
     ``session.call(template, body)`` sends another operation of the same service to the
     same endpoint (the KMS plugin reads and backs up the current key policy this way
-    before it changes it). Extra result fields go in ``result.extra``.
+    before it changes it). Extra result fields go in ``result.extra``, named
+    ``<plugin>.<field>`` (e.g. ``acme.ticket``): the output schema
+    (:mod:`http_task_kms.schemas`) allows no other field a plugin has not described.
     """
