@@ -1,8 +1,9 @@
 """Every limit and default in one place.
 
 Requests: attempts and their pauses, timeouts, the response body cap, the clock-skew
-correction, the caller lookup; the KMS plugin's wait for a new principal. A task's own
-``retry`` object and timeouts, or the command line, override the request defaults.
+correction, the caller lookup; the KMS plugin's wait for a new principal and its read-back
+of a written policy. A task's own ``retry`` object and timeouts, or the command line,
+override the request defaults.
 
 Sizes bound what is read from files we do not trust (see the README's trust rule): a file
 over its cap is refused (exit 2, naming the option) after reading at most one byte more
@@ -48,6 +49,9 @@ __all__ = [
     "PRINCIPAL_WAIT_SECONDS",
     "READ_TIMEOUT_SECONDS",
     "RETRY_INTERVAL_SECONDS",
+    "VERIFY_INTERVAL_SECONDS",
+    "VERIFY_READS",
+    "VERIFY_TIMEOUT_SECONDS",
 ]
 
 MiB: Final = 1024 * 1024
@@ -133,3 +137,12 @@ IDENTITY_ATTEMPTS: Final = 2
 #: Seconds to keep retrying a policy change whose new principal the service cannot see yet
 #: (the KMS plugin's ``--principal-wait``).
 PRINCIPAL_WAIT_SECONDS: Final = 120.0
+
+#: Reads in a row that must show a written key policy before the write counts as verified
+#: (the KMS plugin's ``--verify-reads``; Terraform also waits for several equal reads in a row).
+VERIFY_READS: Final = 2
+#: Seconds between two reads of the verification (``--verify-interval``).
+VERIFY_INTERVAL_SECONDS: Final = 0.5
+#: Longest the verification keeps reading, in seconds (``--verify-timeout``): past it, a policy
+#: that still reads back as the previous one is "not verified".
+VERIFY_TIMEOUT_SECONDS: Final = 30.0

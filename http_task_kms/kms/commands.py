@@ -1,7 +1,9 @@
 """The KMS plugin's commands and options, added through the ``register_commands`` hook.
 
 - options of ``render`` and ``test-request``: ``--caller-arn`` (both), ``--force``,
-  ``--backup-dir`` and ``--principal-wait`` (``test-request``);
+  ``--backup-dir``, ``--principal-wait`` and the verification's ``--no-verify``,
+  ``--verify-reads``, ``--verify-interval``, ``--verify-timeout`` (``test-request``, and
+  ``rollback``);
 - commands: ``lint-policy``, ``rollback`` and ``demo``.
 
 Importing this module costs only click: each command imports what it needs when it runs.
@@ -49,7 +51,42 @@ def _put_key_policy_options() -> list[click.Option]:
             show_default=True,
             help="Seconds to retry a not-yet-visible new principal (0: off).",
         ),
+        *_verify_options(),
     ]
+
+
+def _verify_options() -> list[click.Option]:
+    """How a PutKeyPolicy that succeeded is read back (``test-request`` and ``rollback``)."""
+    return [
+        click.Option(["--no-verify"], is_flag=True, help="Do not read the written policy back."),
+        click.Option(
+            ["--verify-reads"],
+            type=click.IntRange(min=1),
+            default=config.VERIFY_READS,
+            show_default=True,
+            help="Reads in a row that must show the written policy.",
+        ),
+        click.Option(
+            ["--verify-interval"],
+            type=click.FloatRange(min=0),
+            default=config.VERIFY_INTERVAL_SECONDS,
+            show_default=True,
+            help="Seconds between two reads of the verification.",
+        ),
+        click.Option(
+            ["--verify-timeout"],
+            type=click.FloatRange(min=0),
+            default=config.VERIFY_TIMEOUT_SECONDS,
+            show_default=True,
+            help="Longest the verification keeps reading (seconds).",
+        ),
+    ]
+
+
+def _with_verify_options(command: click.Command) -> click.Command:
+    """Add the verification's options to ``command`` (``rollback``)."""
+    command.params.extend(_verify_options())
+    return command
 
 
 def register(cli: click.Group) -> None:
@@ -125,6 +162,7 @@ def _strict_policy(text: str) -> Any:
         return None
 
 
+@_with_verify_options
 @click.command()
 @click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
 @endpoint_options

@@ -1,11 +1,27 @@
-"""Never lose the policy that was there: read it, diff it, back it up, then send.
+"""Never lose the policy that was there: read it, diff it, back it up, send, then verify.
 
 Before PutKeyPolicy the current policy is read with GetKeyPolicy (the plugin's own template,
 through the session: the same signing and transport code), compared statement by statement
 with the new one, and written to a backup file (:mod:`.backup`). An equivalent policy is not
 sent unless ``force``. A ``MalformedPolicyDocumentException`` about a principal, when every
 principal is well-formed, is retried for a bounded time: a principal created moments ago
-may not be visible to KMS yet. Lockout and syntax errors are never retried.
+may not be visible to KMS yet. Lockout and syntax errors are never retried. After a write
+that succeeded, the policy is read back until KMS shows it (:mod:`.verify`; ``no_verify``
+skips it); a verification that fails makes the result ``ok: false`` with ``statusCode`` 200
+and ``error.code`` ``VerificationFailed``.
+
+No lost update: that one read is the backup, the base of the diff (and of the access diff)
+and the "previous" policy of the verification, and it is made immediately before the
+write — the caller lookup (STS) and every check run before it, and nothing between it and
+the write but the diff and the backup file. A window remains between the read and the
+write: KMS has no conditional write (no ETag, no "only if unchanged"), so a change someone
+else makes in it is overwritten. The verification sees a change that lands after our
+write, or that KMS still shows to some reads: a read that is neither our policy nor the
+one we read is "changed by someone else". One fully overwritten before the first read
+back is not detected: keep the window short.
+
+With ``force`` and a GetKeyPolicy that failed, the policy is sent without a backup and the
+result says so loudly: ``backupFile: null`` and a ``NO_BACKUP`` SECURITY_WARNING.
 """
 
 from __future__ import annotations
@@ -19,12 +35,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import jsonutil
 from ..config import PRINCIPAL_WAIT_SECONDS
 from ..errors import Interrupted, Problem
-from ..result import TestRequestResult, failed_step, preflight_failure, validation_failure
+from ..result import ErrorDetail, TestRequestResult, failed_step, preflight_failure, validation_failure
 from .backup import default_backup_dir, write_backup
 from .policy.access import access_json
 from .policy.diff import diff_policies
 from .policy.lint import lint_policy
 from .templates import own_template
+from .verify import SKIPPED, Verification, VerifySettings, verify_policy
 
 if TYPE_CHECKING:
     from ..plugins.types import PreparedRequest, Session
@@ -105,11 +122,32 @@ def _wait(options: Mapping[str, Any]) -> float:
     return float(options.get("principal_wait", PRINCIPAL_WAIT_SECONDS))
 
 
-def _send_unread(request: PreparedRequest, session: Session) -> TestRequestResult:
-    """``--force`` with no current policy to read: send without a backup, and say so."""
-    result = send_with_principal_wait(session, request, wait_seconds=_wait(session.options))
-    result.extra = {"previousPolicy": None, "diff": None, "changed": None, "sent": True, "backupFile": None}
-    result.extra["access"] = access_json(None, request.body["Policy"], key_id=request.body["KeyId"])
+def _no_backup_warning(current: TestRequestResult) -> dict[str, Any]:
+    """The loud warning of a ``--force`` send whose previous policy could not be read."""
+    error = current.error
+    code = error.code if error else f"HTTP {current.statusCode}"
+    why = f"{code}: {error.message}" if error else "no policy in the answer"
+    verb = "was denied" if "AccessDenied" in code else "failed"
+    message = (
+        f"no backup of the previous policy exists: GetKeyPolicy {verb} ({why}); "
+        "the change cannot be rolled back from a file"
+    )
+    return {
+        "severity": "SECURITY_WARNING",
+        "code": "NO_BACKUP",
+        "field": "KeyId",
+        "message": message,
+        "path": "$",
+    }
+
+
+def _send_unread(request: PreparedRequest, session: Session, current: TestRequestResult) -> TestRequestResult:
+    """``--force`` with no current policy to read: send without a backup, and say so loudly."""
+    extra: dict[str, Any] = {"previousPolicy": None, "diff": None, "changed": None, "sent": True}
+    extra["backupFile"] = None
+    extra["access"] = access_json(None, request.body["Policy"], key_id=request.body["KeyId"])
+    result = _write_and_verify(request, session, None, extra)
+    result.warnings.append(_no_backup_warning(current))
     return result
 
 
@@ -139,13 +177,64 @@ def _backup(request: PreparedRequest, previous: str, directory: Path) -> Path | 
         return validation_failure([Problem(field="backup-dir", message=message)])
 
 
+def _verify(request: PreparedRequest, session: Session, previous: str | None) -> Verification:
+    """Read the written policy back (GetKeyPolicy through the same session) until KMS shows it."""
+    if session.options.get("no_verify"):
+        return SKIPPED
+    return verify_policy(
+        lambda: _read_current(request, session),
+        sent=request.body["Policy"],
+        previous=previous,
+        settings=VerifySettings.from_options(session.options),
+    )
+
+
+def _not_verified(result: TestRequestResult, verification: Verification) -> None:
+    """The write succeeded (its ``statusCode`` stays) but was not verified: ``ok`` false, exit 1."""
+    result.ok = False
+    result.error = ErrorDetail(
+        code="VerificationFailed",
+        message=f"PutKeyPolicy succeeded but reading it back did not verify it: {verification.reason}",
+        retryable=False,
+    )
+
+
+def _write_and_verify(
+    request: PreparedRequest, session: Session, previous: str | None, extra: dict[str, Any]
+) -> TestRequestResult:
+    """Send PutKeyPolicy (with the principal wait), then verify a write that succeeded."""
+    shown = {"backupFile": extra["backupFile"], "previousPolicy": extra["previousPolicy"]}
+    try:
+        result = send_with_principal_wait(session, request, wait_seconds=_wait(session.options))
+    except Interrupted as interrupted:
+        interrupted.details.update(shown)
+        raise
+    result.extra = {**extra, "verification": None}
+    if not result.ok:  # nothing was written: nothing to verify
+        return result
+    try:
+        verification = _verify(request, session, previous)
+    except Interrupted as interrupted:
+        interrupted.details.update({**shown, "outcome": "written"})
+        raise
+    result.extra["verification"] = verification.model_dump()
+    if verification.verified is False:
+        _not_verified(result, verification)
+    return result
+
+
 def put_key_policy_safely(request: PreparedRequest, session: Session) -> TestRequestResult:
-    """Read, diff and back up the current policy, then send PutKeyPolicy (unless unchanged)."""
+    """Read, diff and back up the current policy, send PutKeyPolicy (unless unchanged), verify it.
+
+    The one GetKeyPolicy read is made here, immediately before the write (see the module
+    documentation, "No lost update"): nothing slow may be added between it and the send.
+    """
     options = session.options
     current = _read_current(request, session)
     previous = current.body.get("Policy") if current.ok and isinstance(current.body, dict) else None
     if not isinstance(previous, str):
-        return _send_unread(request, session) if options.get("force") else _unread(current)
+        return _send_unread(request, session, current) if options.get("force") else _unread(current)
+    # -- what changes, from the one read: the diff (and the access diff next to it) -------------
     diff = diff_policies(previous, request.body["Policy"])
     extra = {
         "previousPolicy": _as_json(previous),
@@ -153,19 +242,14 @@ def put_key_policy_safely(request: PreparedRequest, session: Session) -> TestReq
         "access": access_json(previous, request.body["Policy"], key_id=request.body["KeyId"]),
         "changed": diff.changed,
     }
+    # ---------------------------------------------------------------------------------------------
     if not diff.changed and not options.get("force"):
         return _unchanged(request, extra)
     backup = _backup(request, previous, Path(options.get("backup_dir") or default_backup_dir()))
     if isinstance(backup, TestRequestResult):
         backup.extra = {**extra, "sent": False}
         return backup
-    try:
-        result = send_with_principal_wait(session, request, wait_seconds=_wait(options))
-    except Interrupted as interrupted:
-        interrupted.details.update({"backupFile": str(backup), "previousPolicy": extra["previousPolicy"]})
-        raise
-    result.extra = {**extra, "sent": True, "backupFile": str(backup)}
-    return result
+    return _write_and_verify(request, session, previous, {**extra, "sent": True, "backupFile": str(backup)})
 
 
 def _as_json(text: str) -> Any:
