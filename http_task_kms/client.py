@@ -237,7 +237,7 @@ class Client:
         try:
             return self.render(self.prepare(compiled, params, dry_run=True))
         except RequestValidationError as exc:
-            return validation_failure(exc.problems)
+            return validation_failure(exc.problems, warnings=exc.warnings)
 
     def test_request(
         self, template_or_task: str | TaskTemplate | HttpTask | CompiledTask, params: Any
@@ -252,7 +252,7 @@ class Client:
             taken = self.manager.hook.send_request(request=prepared, session=session, facts=prepared.facts)
             return taken if taken is not None else self.send(prepared)
         except RequestValidationError as exc:
-            return validation_failure(exc.problems)
+            return validation_failure(exc.problems, warnings=exc.warnings)
         except PreflightFailed as exc:
             return preflight_failure(exc)
 

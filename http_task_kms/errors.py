@@ -27,6 +27,8 @@ not exceptions: they become a structured :class:`~http_task_kms.result.TestReque
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
@@ -86,10 +88,16 @@ class TaskDefinitionError(HttpTaskError, ValueError):
 
 
 class RequestValidationError(HttpTaskError, ValueError):
-    """The request must not be sent; ``problems`` names every reason at once."""
+    """The request must not be sent; ``problems`` names every reason at once.
 
-    def __init__(self, problems: list[Problem]) -> None:
+    ``warnings`` are the findings that did not block it (a plugin check's SECURITY_WARNING,
+    WARNING or SUGGESTION, as dicts), reported with the problems so that fixing them never
+    reveals a warning in the next round.
+    """
+
+    def __init__(self, problems: list[Problem], *, warnings: list[dict[str, Any]] | None = None) -> None:
         self.problems = list(problems)
+        self.warnings = list(warnings or [])
         lines = "; ".join(f"{p.field}: {p.message}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s): {lines}")
 

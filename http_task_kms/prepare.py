@@ -214,7 +214,7 @@ def prepare(
     body_bytes, unsendable = _body_bytes(draft.body)
     draft.problems += found + unsendable
     if draft.problems or located.endpoint is None or located.signing_name is None:
-        raise RequestValidationError(draft.problems)
+        raise RequestValidationError(draft.problems, warnings=[w.model_dump() for w in warnings])
     return PreparedRequest(
         method=compiled.task.httpRequest.method,
         url=located.endpoint.url,
@@ -257,5 +257,6 @@ def recheck(
     )
     problems, warnings = _plugin_checks(manager, context)
     if problems:
-        raise RequestValidationError(problems)
+        found = [w.model_dump() for w in [*request.warnings, *warnings]]
+        raise RequestValidationError(problems, warnings=found)
     request.warnings.extend(warnings)

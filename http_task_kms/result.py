@@ -122,8 +122,13 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
         return text
 
 
-def validation_failure(problems: list[Problem], *, request: RequestShown | None = None) -> TestRequestResult:
-    """The result of a request refused before sending (exit code 2)."""
+def validation_failure(
+    problems: list[Problem],
+    *,
+    request: RequestShown | None = None,
+    warnings: list[dict[str, Any]] | None = None,
+) -> TestRequestResult:
+    """The result of a request refused before sending (exit code 2), with the warnings found too."""
     count = len(problems)
     return TestRequestResult(
         ok=False,
@@ -134,6 +139,7 @@ def validation_failure(problems: list[Problem], *, request: RequestShown | None 
             message=f"{count} problem{'s' if count != 1 else ''} found; nothing was sent",
         ),
         request=request,
+        warnings=list(warnings or []),
     )
 
 

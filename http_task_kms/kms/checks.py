@@ -1,13 +1,19 @@
 """Checks of a rendered PutKeyPolicy request — pure: data in, findings out.
 
 Two passes, as the host runs them (:func:`check_put_key_policy`): first what the request
-itself says (key id, policy name, the policy's lint); then, with the caller the plugin's
-preflight found (facts ``kms.caller`` / ``kms.caller_problem``), the cross-account guard and
-the lockout check.
+itself says (key id, policy name, the policy's lint — UNMANAGEABLE_KEY included, which needs
+no caller); then, with the caller the plugin's preflight found (facts ``kms.caller`` /
+``kms.caller_problem``), :func:`caller_checks`: the cross-account guard and the lockout
+check, which ``lint-policy --caller-arn`` runs too.
+
+The operator's acknowledgements come from the plugin options (``context.options``):
+``allow_unmanageable_key`` (``--allow-unmanageable-key``) and ``allow_public_principal``
+(``--allow-public-principal``; ``Options(plugin_options={"allow_public_principal": True})``
+in the host API). Nothing in a task or its input can set them.
 
 Codes: KEY_ID_ALIAS, KEY_ID_INVALID, KEY_ARN_REGION_MISMATCH, KEY_ARN_PARTITION_MISMATCH,
-POLICY_NAME_INVALID, CROSS_ACCOUNT, LOCKOUT_FAIL, LOCKOUT_BYPASSED, LOCKOUT_UNCERTAIN,
-LOCKOUT_DELEGATED, LOCKOUT_NOT_CHECKED, plus the key-policy lint codes of
+POLICY_NAME_INVALID, CALLER_ARN_INVALID, CROSS_ACCOUNT, LOCKOUT_FAIL, LOCKOUT_BYPASSED,
+LOCKOUT_UNCERTAIN, LOCKOUT_DELEGATED, LOCKOUT_NOT_CHECKED, plus the key-policy lint codes of
 :mod:`http_task_kms.kms.policy.lint` (field ``Policy``).
 """
 
@@ -19,11 +25,11 @@ from typing import Any
 from .. import jsonutil
 from ..endpoints import Endpoint
 from ..plugins.types import Check, RequestContext
-from .policy.arns import KEY_ID_RE, is_alias, is_key_arn, parse_arn
+from .policy.arns import KEY_ID_RE, classify_aws_principal, is_alias, is_key_arn, parse_arn
 from .policy.lint import lint_policy
-from .policy.lockout import LockoutResult, check_lockout
+from .policy.lockout import CALLER_KINDS, LockoutResult, check_lockout
 
-__all__ = ["CALLER", "CALLER_PROBLEM", "check_put_key_policy", "key_arn_for"]
+__all__ = ["CALLER", "CALLER_PROBLEM", "caller_checks", "check_put_key_policy", "key_arn_for"]
 
 #: The facts the preflight adds: the caller's ARN (None if unknown), and why it is unknown.
 CALLER, CALLER_PROBLEM = "kms.caller", "kms.caller_problem"
@@ -131,8 +137,8 @@ def _lockout_finding(verdict: LockoutResult, caller: str, bypass: bool) -> list[
     where = verdict.statements[0] if verdict.statements else "$"
     if verdict.verdict == "FAIL" and bypass:
         message = (
-            f"LOCKOUT RISK: {verdict.reason}. BypassPolicyLockoutSafetyCheck is true, so the policy is "
-            "sent anyway; the caller may never be able to change this key's policy again"
+            f"LOCKOUT RISK: {verdict.reason} BypassPolicyLockoutSafetyCheck is true, so the policy is "
+            f"sent anyway, and {caller} may never be able to change this key's policy again"
         )
         return [
             Check(
@@ -145,8 +151,8 @@ def _lockout_finding(verdict: LockoutResult, caller: str, bypass: bool) -> list[
         ]
     if verdict.verdict == "FAIL":
         message = (
-            f"{verdict.reason}. This policy would lock {caller} out of the key; add a statement allowing "
-            "it kms:PutKeyPolicy (or set BypassPolicyLockoutSafetyCheck to true if that is really intended)"
+            f"{verdict.reason} KMS refuses such a policy; with BypassPolicyLockoutSafetyCheck true it "
+            f"would accept it and lock {caller} out of this key's policy"
         )
         return [_error("LOCKOUT_FAIL", "Policy", message, where)]
     severity = {"UNCERTAIN": "WARNING", "PASS_DELEGATED": "SUGGESTION"}.get(verdict.verdict)
@@ -156,32 +162,59 @@ def _lockout_finding(verdict: LockoutResult, caller: str, bypass: bool) -> list[
     return [Check(severity=severity, code=code, field="Policy", path=where, message=verdict.reason)]
 
 
-def _caller_checks(body: Mapping[str, Any], context: RequestContext, facts: Mapping[str, Any]) -> list[Check]:
+def _caller_arn_invalid(caller: str) -> Check:
+    problem = classify_aws_principal(caller).problem
+    return _error(
+        "CALLER_ARN_INVALID",
+        "caller-arn",
+        f"{caller!r} is not the ARN of an IAM user, role, role session, federated user or root "
+        f"(as sts:GetCallerIdentity returns it){f': {problem}' if problem else ''}; use e.g. "
+        "arn:aws:sts::111122223333:assumed-role/Admin/alice or arn:aws:iam::111122223333:role/Admin",
+    )
+
+
+def caller_checks(
+    policy: Mapping[str, Any],
+    caller: str,
+    *,
+    key_id: str | None,
+    endpoint: Endpoint | None = None,
+    bypass: bool = False,
+) -> tuple[list[Check], LockoutResult | None]:
+    """The checks that need the caller (CALLER_ARN_INVALID, CROSS_ACCOUNT, LOCKOUT_*) and the verdict.
+
+    Shared by the PutKeyPolicy checks' second pass and ``lint-policy --caller-arn``. ``key_id``
+    is the request's KeyId (a bare key ID needs ``endpoint`` and the caller's account to make
+    a key ARN) or ``lint-policy``'s ``--key-arn``; ``bypass`` is BypassPolicyLockoutSafetyCheck.
+    The verdict is None when the caller or the key rules the lockout check out.
+    """
+    principal = classify_aws_principal(caller)
+    if principal.kind not in CALLER_KINDS or not principal.account:
+        return [_caller_arn_invalid(caller)], None
+    key_arn = key_id
+    if key_id is not None and endpoint is not None:
+        key_arn = key_arn_for(
+            key_id, account=principal.account, region=endpoint.region, partition=endpoint.partition
+        )
+    crossing = _cross_account(key_arn, principal.account)
+    if crossing:
+        return crossing, None
+    verdict = check_lockout(policy, caller_arn=caller, key_arn=key_arn)
+    return _lockout_finding(verdict, caller, bypass), verdict
+
+
+def _second_pass(body: Mapping[str, Any], context: RequestContext, facts: Mapping[str, Any]) -> list[Check]:
     """Cross-account guard and lockout check, for the caller the preflight found."""
     caller = facts.get(CALLER)
     if not caller:
         return [_not_checked(context, facts.get(CALLER_PROBLEM))]
-    caller_arn = parse_arn(caller)
-    if caller_arn is None or not caller_arn.account:
-        return [
-            _error(
-                "CALLER_ARN_INVALID",
-                "caller-arn",
-                f"{caller!r} is not an IAM or STS ARN such as arn:aws:iam::111122223333:role/Admin",
-            )
-        ]
     key_id, endpoint = body.get("KeyId"), context.endpoint
     if not isinstance(key_id, str) or endpoint is None:
         return []
-    key_arn = key_arn_for(
-        key_id, account=caller_arn.account, region=endpoint.region, partition=endpoint.partition
-    )
-    crossing = _cross_account(key_arn, caller_arn.account)
-    if crossing:
-        return crossing
     policy = jsonutil.loads(body["Policy"])  # the first pass found it valid
-    verdict = check_lockout(policy, caller_arn=caller, key_arn=key_arn)
-    return _lockout_finding(verdict, caller, body.get("BypassPolicyLockoutSafetyCheck") is True)
+    bypass = body.get("BypassPolicyLockoutSafetyCheck") is True
+    found, _ = caller_checks(policy, str(caller), key_id=key_id, endpoint=endpoint, bypass=bypass)
+    return found
 
 
 def _policy_name_checks(name: Any) -> list[Check]:
@@ -196,11 +229,17 @@ def _policy_name_checks(name: Any) -> list[Check]:
     return []
 
 
-def _lint(text: str, key_id: Any) -> list[Check]:
+def _lint(text: str, key_id: Any, options: Mapping[str, Any]) -> list[Check]:
     key_arn = key_id if isinstance(key_id, str) and is_key_arn(key_id) else None
+    findings = lint_policy(
+        text,
+        key_arn=key_arn,
+        allow_unmanageable_key=options.get("allow_unmanageable_key") is True,
+        allow_public_principal=options.get("allow_public_principal") is True,
+    )
     return [
         Check(severity=f.severity, code=f.code, field="Policy", message=f.message, path=f.path)
-        for f in lint_policy(text, key_arn=key_arn)
+        for f in findings
         if f.code not in _SCHEMA_DUPLICATES
     ]
 
@@ -212,9 +251,9 @@ def check_put_key_policy(context: RequestContext) -> list[Check]:
         return []
     text = body.get("Policy")
     if context.facts is not None:
-        return _caller_checks(body, context, context.facts) if isinstance(text, str) else []
+        return _second_pass(body, context, context.facts) if isinstance(text, str) else []
     return [
         *_key_id_checks(body.get("KeyId"), context),
         *_policy_name_checks(body.get("PolicyName")),
-        *(_lint(text, body.get("KeyId")) if isinstance(text, str) else []),
+        *(_lint(text, body.get("KeyId"), context.options) if isinstance(text, str) else []),
     ]

@@ -1,9 +1,9 @@
 """The KMS plugin's commands and options, added through the ``register_commands`` hook.
 
-- options of ``render`` and ``test-request``: ``--caller-arn`` (both), ``--force``,
-  ``--backup-dir``, ``--principal-wait`` and the verification's ``--no-verify``,
-  ``--verify-reads``, ``--verify-interval``, ``--verify-timeout`` (``test-request``, and
-  ``rollback``);
+- options of ``render`` and ``test-request``: ``--caller-arn``, ``--allow-unmanageable-key`` and
+  ``--allow-public-principal`` (both, and ``rollback``), ``--force``, ``--backup-dir``,
+  ``--principal-wait`` and the verification's ``--no-verify``, ``--verify-reads``,
+  ``--verify-interval``, ``--verify-timeout`` (``test-request``, and ``rollback``);
 - commands: ``lint-policy``, ``rollback`` and ``demo``.
 
 Importing this module costs only click: each command imports what it needs when it runs.
@@ -35,6 +35,22 @@ from ..errors import Problem
 __all__ = ["register"]
 
 _CALLER_ARN = "Caller identity for the lockout check (skips sts:GetCallerIdentity)."
+_ALLOW_UNMANAGEABLE = (
+    "Accept a key policy that lets no AWS principal call kms:PutKeyPolicy (UNMANAGEABLE_KEY "
+    "becomes a SECURITY_WARNING); BypassPolicyLockoutSafetyCheck does not."
+)
+_ALLOW_PUBLIC = (
+    'Accept an Allow to "*" with no Condition (PUBLIC_PRINCIPAL becomes a SECURITY_WARNING): '
+    "anyone in any AWS account could use or manage the key."
+)
+
+
+def _acknowledgements() -> list[click.Option]:
+    """The operator's acknowledgements of a dangerous policy (never settable from a task or its input)."""
+    return [
+        click.Option(["--allow-unmanageable-key"], is_flag=True, help=_ALLOW_UNMANAGEABLE),
+        click.Option(["--allow-public-principal"], is_flag=True, help=_ALLOW_PUBLIC),
+    ]
 
 
 def _put_key_policy_options() -> list[click.Option]:
@@ -93,6 +109,7 @@ def register(cli: click.Group) -> None:
     """Add the KMS options to ``render`` / ``test-request`` and the KMS commands to ``cli``."""
     for name in ("render", "test-request"):
         cli.commands[name].params.append(click.Option(["--caller-arn"], help=_CALLER_ARN))
+        cli.commands[name].params.extend(_acknowledgements())
     cli.commands["test-request"].params.extend(_put_key_policy_options())
     for command in (lint_policy_command, rollback, demo):
         cli.add_command(command)
@@ -103,34 +120,46 @@ def register(cli: click.Group) -> None:
 @click.option("--caller-arn", help="Also check that this principal keeps kms:PutKeyPolicy (lockout check).")
 @click.option("--key-arn", help="The key the policy is for (checks Resource and the lockout on it).")
 @click.option("--against", metavar="CURRENT_FILE", help="The current policy: show who gains, loses access.")
+@click.option("--allow-unmanageable-key", is_flag=True, help=_ALLOW_UNMANAGEABLE)
+@click.option("--allow-public-principal", is_flag=True, help=_ALLOW_PUBLIC)
 def lint_policy_command(
-    source: str, caller_arn: str | None, key_arn: str | None, against: str | None
+    source: str, caller_arn: str | None, key_arn: str | None, against: str | None, **allow: bool
 ) -> None:
     """Lint a key policy offline; exit 0 when there is no ERROR, 2 otherwise."""
     text = read_text(source, "FILE", limit=config.MAX_POLICY_FILE_BYTES, label="lint-policy FILE")
-    document = _lint_report(text, caller_arn=caller_arn, key_arn=key_arn)
+    document = _lint_report(text, caller_arn=caller_arn, key_arn=key_arn, **allow)
     if against is not None:
         document["access"] = _access_report(text, against, key_arn=key_arn, text_from_stdin=source == "-")
     emit(document)
     sys.exit(EXIT_OK if document["ok"] else EXIT_INVALID)
 
 
-def _lint_report(text: str, *, caller_arn: str | None, key_arn: str | None) -> dict[str, Any]:
-    """The findings (and, for a caller, the lockout verdict) of ``lint-policy``."""
+def _lint_report(
+    text: str,
+    *,
+    caller_arn: str | None,
+    key_arn: str | None,
+    allow_unmanageable_key: bool = False,
+    allow_public_principal: bool = False,
+) -> dict[str, Any]:
+    """The findings of ``lint-policy`` and, for a caller, the checks and verdict ``render`` gives too."""
+    from .checks import caller_checks  # noqa: PLC0415
     from .policy.lint import lint_policy  # noqa: PLC0415
-    from .policy.lockout import check_lockout  # noqa: PLC0415
 
-    findings = [f.model_dump() for f in lint_policy(text, key_arn=key_arn)]
+    found = lint_policy(
+        text,
+        key_arn=key_arn,
+        allow_unmanageable_key=allow_unmanageable_key,
+        allow_public_principal=allow_public_principal,
+    )
+    findings = [f.model_dump() for f in found]
     document: dict[str, Any] = {"ok": True, "findings": findings}
     policy = _strict_policy(text) if caller_arn else None
     if caller_arn and isinstance(policy, dict):  # not when a duplicate key makes it ambiguous
-        lockout = check_lockout(policy, caller_arn=caller_arn, key_arn=key_arn)
-        document["lockout"] = lockout.model_dump()
-        if lockout.verdict == "FAIL":
-            where = lockout.statements[0] if lockout.statements else "$"
-            findings.append(
-                {"severity": "ERROR", "code": "LOCKOUT_FAIL", "message": lockout.reason, "path": where}
-            )
+        checks, verdict = caller_checks(policy, caller_arn, key_id=key_arn)
+        findings += [check.model_dump(exclude={"field"}) for check in checks]
+        if verdict is not None:
+            document["lockout"] = verdict.model_dump()
     document["ok"] = not any(f["severity"] == "ERROR" for f in findings)
     return document
 
@@ -168,6 +197,8 @@ def _strict_policy(text: str) -> Any:
 @endpoint_options
 @send_options
 @click.option("--caller-arn", help=_CALLER_ARN)
+@click.option("--allow-unmanageable-key", is_flag=True, help=_ALLOW_UNMANAGEABLE)
+@click.option("--allow-public-principal", is_flag=True, help=_ALLOW_PUBLIC)
 @click.option("--force", is_flag=True, help="Send even when the backup equals the current policy.")
 @click.option("--backup-dir", type=click.Path(file_okay=False), help="Where the replaced policy is saved.")
 @click.option(

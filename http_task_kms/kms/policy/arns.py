@@ -13,6 +13,7 @@ KMS plugin. Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -68,6 +69,7 @@ class Arn(BaseModel):
         return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_arn(arn: str) -> Arn | None:
     """Split ``arn`` into its parts, or return ``None`` if it is not shaped like an ARN.
 
@@ -159,8 +161,13 @@ def _split_path(rest: str) -> tuple[str, str]:
     return (f"/{head}/" if head else "/"), name
 
 
+@functools.lru_cache(maxsize=4096)
 def classify_aws_principal(value: str) -> AwsPrincipal:
-    """Classify one value of an ``"AWS"`` principal (or of a caller identity ARN)."""
+    """Classify one value of an ``"AWS"`` principal (or of a caller identity ARN).
+
+    Memoised (the result is frozen): a policy is linted on every request, and policies
+    repeat their principals.
+    """
     if value == "*":
         return AwsPrincipal(value=value, kind="any")
     if value.isdigit():

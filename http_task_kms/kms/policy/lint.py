@@ -27,54 +27,77 @@ VERSION_OUTDATED                WARNING           Version 2008-10-17: policy var
                                                   substituted
 VERSION_INVALID                 ERROR             any other Version
 STATEMENT_MISSING               ERROR             no Statement, or an empty one
+UNMANAGEABLE_KEY                ERROR             no AWS principal may call kms:PutKeyPolicy:
+                                                  nobody could change the policy again
+                                                  (SECURITY_WARNING with allow_unmanageable_key)
 EFFECT_INVALID                  ERROR             Effect missing or not ``Allow``/``Deny``
 CONFLICTING_ELEMENTS            ERROR             both X and NotX in one statement
 PRINCIPAL_MISSING               ERROR             neither Principal nor NotPrincipal
 NOT_PRINCIPAL_WITH_ALLOW        SECURITY_WARNING  Allow with NotPrincipal: grants nearly everyone
-PUBLIC_PRINCIPAL                SECURITY_WARNING  Allow to ``*`` without a Condition
+PUBLIC_PRINCIPAL                ERROR             Allow to ``*`` with no Condition at all
+                                                  (SECURITY_WARNING with allow_public_principal)
+PUBLIC_PRINCIPAL_UNRESTRICTED   SECURITY_WARNING  Allow to ``*`` whose Condition
+                                                  restricts no caller (only kms:ViaService...)
 PRINCIPAL_TYPE_UNKNOWN          ERROR             a principal key other than AWS, Service,
                                                   Federated, CanonicalUser
 PRINCIPAL_ARN_INVALID           ERROR             a malformed ``AWS`` principal
 ACCOUNT_ID_INVALID              ERROR             a bare account ID that is not 12 digits
-PRINCIPAL_SESSION_ARN           WARNING           an assumed-role session ARN (stops matching
-                                                  when the session ends)
+PRINCIPAL_SESSION_ARN           WARNING           an assumed-role session ARN: matches every
+                                                  session of the role with that session name
 PRINCIPAL_UNIQUE_ID             WARNING           a unique ID (AROA..., AIDA...): a deleted
                                                   principal
 SERVICE_PRINCIPAL_INVALID       WARNING           a Service principal that is not an AWS
                                                   service name
-ACTION_MISSING                  WARNING           neither Action nor NotAction: no effect
+ACTION_MISSING                  ERROR             neither Action nor NotAction: KMS rejects it
+                                                  (since 2025-08-18)
 INVALID_ACTION                  ERROR             an action not shaped ``service:Action``
 NON_KMS_ACTION                  WARNING           an action of another service: no effect here
-UNKNOWN_KMS_ACTION              ERROR             a ``kms:`` action KMS does not have
+UNKNOWN_KMS_ACTION              ERROR             a ``kms:`` name that is no IAM action of KMS
+                                                  (``kms:ReEncrypt`` is an operation)
 KMS_WILDCARD_MATCHES_NOTHING    ERROR             a ``kms:`` wildcard matching no KMS action
-RESOURCE_MISSING                WARNING           neither Resource nor NotResource: no effect
+ACTION_NOT_ON_KEY               WARNING           an action not authorised on a key
+                                                  (``kms:CreateKey``): no effect in a key policy
+RESOURCE_MISSING                ERROR             no Resource (nor NotResource): KMS rejects it
+                                                  (since 2025-08-18)
+RESOURCE_NOT_STAR               WARNING           a Resource other than ``*`` that may be this
+                                                  key (or a NotResource): AWS accepts only ``*``
 RESOURCE_INEFFECTIVE            WARNING           a Resource that is not this key (or a
                                                   NotResource that excludes it)
 SID_DUPLICATE                   ERROR             two statements with the same Sid
 CONDITION_OPERATOR_UNKNOWN      ERROR             not an IAM condition operator
+CONDITION_KEY_NOT_PERMITTED     ERROR             aws:ResourceTag, kms:ResourceTag or
+                                                  kms:ResourceAliases: KMS rejects the policy
+CONDITION_KEY_UNKNOWN           WARNING           a ``kms:`` key the IAM reference does not list
+                                                  (or a key without a service prefix)
+CONDITION_KEY_NOT_APPLICABLE    WARNING           a key of none of the statement's actions (or
+                                                  of another service): requests never carry it
 ==============================  ================  ==============================================
 
-``kms:`` actions are checked against :func:`kms_actions` (botocore's KMS operations) plus
-the permission-only actions ``kms:ReEncryptFrom``, ``kms:ReEncryptTo`` and
-``kms:SynchronizeMultiRegionKey``, case-insensitively, as IAM compares them.
+``kms:`` actions, the resource types they are authorised on and the condition keys that
+apply to them come from the IAM service authorization reference (:mod:`.iam`, the committed
+``iam-kms.json``), never from botocore's operation names; names are compared
+case-insensitively, as IAM compares them. ``acknowledged`` findings (the operator's
+``--allow-unmanageable-key`` and ``--allow-public-principal``) stay in the output as
+SECURITY_WARNINGs whose message starts "Acknowledged by --allow-…".
 
 Deliberately *not* findings (other linters report them wrongly for key policies): Sids
-with spaces, ``"Resource": "*"`` (in a key policy it means "this key"), and any condition
-key, ``kms:`` ones included.
+with spaces, ``"Resource": "*"`` (in a key policy it means "this key"), the account root
+with ``kms:*`` (the default key policy), regional service principals, templated keys such
+as ``kms:EncryptionContext:aws:logs:arn``, ``aws:SourceArn`` / ``aws:SourceAccount``, set
+operators, and ``"*"`` principals whose Condition restricts the caller.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.session
-
 from ...jsonutil import StrictJSONError
+from .lint_actions import all_actions
+from .lint_manage import lint_manageable
 from .lint_statement import StatementLinter
 from .model import (
     POLICY_ELEMENTS,
@@ -96,18 +119,26 @@ _CURRENT_VERSION = "2012-10-17"
 _OLD_VERSION = "2008-10-17"
 
 
-@functools.cache
 def kms_actions() -> frozenset[str]:
-    """``kms:<Operation>`` for every operation in botocore's KMS service model."""
-    model = botocore.session.get_session().get_service_model("kms")
-    return frozenset(f"kms:{name}" for name in model.operation_names)
+    """Every IAM action of KMS (``kms:ReEncryptFrom``; no ``kms:ReEncrypt``), from the IAM reference."""
+    return all_actions()
 
 
-def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768) -> list[Finding]:
+def lint_policy(
+    text: str,
+    *,
+    key_arn: str | None = None,
+    max_bytes: int = 32768,
+    allow_unmanageable_key: bool = False,
+    allow_public_principal: bool = False,
+) -> list[Finding]:
     """Every finding about the key policy ``text``, in document order.
 
     ``key_arn`` is the key the policy is for; when given, ``Resource`` values are checked
-    against it. ``max_bytes`` is the key-policy size quota (UTF-8 bytes).
+    against it. ``max_bytes`` is the key-policy size quota (UTF-8 bytes). The two
+    ``allow_*`` flags are the operator's acknowledgements (``--allow-unmanageable-key``,
+    ``--allow-public-principal``; never from a task or its input): UNMANAGEABLE_KEY and an
+    unconditioned PUBLIC_PRINCIPAL are then SECURITY_WARNINGs instead of ERRORs.
     """
     findings: list[Finding] = []
     findings.extend(_check_characters(text))
@@ -133,7 +164,7 @@ def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768
         return findings
     findings.extend(_check_duplicate_keys(document, "$"))
     findings.extend(_check_document(document))
-    linter = StatementLinter(key_arn=key_arn, kms_actions=kms_actions())
+    linter = StatementLinter(key_arn=key_arn, allow_public_principal=allow_public_principal)
     for path, statement in iter_statements(document):
         if not isinstance(statement, Mapping):
             findings.append(
@@ -148,6 +179,7 @@ def lint_policy(text: str, *, key_arn: str | None = None, max_bytes: int = 32768
             continue
         findings.extend(linter.lint(statement, path))
     findings.extend(_check_sids(document))
+    findings.extend(lint_manageable(document, key_arn=key_arn, acknowledged=allow_unmanageable_key))
     return findings
 
 

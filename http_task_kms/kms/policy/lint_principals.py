@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .arns import classify_aws_principal
+from .lint_conditions import restricts_caller
 from .model import (
     PRINCIPAL_TYPES,
     Finding,
@@ -22,15 +23,33 @@ from .model import (
     string_items,
 )
 
-__all__ = ["lint_allow_risks", "lint_principal"]
+__all__ = ["is_public", "lint_allow_risks", "lint_principal"]
 
 _SERVICE_PRINCIPAL_RE = re.compile(
     r"^[a-z0-9][a-z0-9.-]*\.(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov)$"
 )
 
 
-def lint_allow_risks(statement: Mapping[str, Any], path: str, label: str) -> list[Finding]:
-    """The grants-too-much findings of an Allow statement: NotPrincipal, ``*`` unconditioned."""
+def is_public(principal: Any) -> bool:
+    """Whether a Principal value names everyone: ``"*"`` or an ``AWS`` list holding ``"*"``."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping) or not is_string_list(principal.get("AWS")):
+        return False
+    aws = principal["AWS"]
+    return "*" in ([aws] if isinstance(aws, str) else aws)
+
+
+def lint_allow_risks(
+    statement: Mapping[str, Any], path: str, label: str, *, allow_public: bool = False
+) -> list[Finding]:
+    """The grants-too-much findings of an Allow: NotPrincipal, and ``"*"`` without a caller condition.
+
+    An Allow to ``"*"`` with no Condition at all lets anyone in any account use (or manage)
+    the key: an ERROR that only the operator's ``allow_public`` (``--allow-public-principal``)
+    turns into a SECURITY_WARNING. One whose Condition restricts no caller
+    (:func:`~.lint_conditions.restricts_caller`) is a SECURITY_WARNING.
+    """
     findings: list[Finding] = []
     if "NotPrincipal" in statement:
         findings.append(
@@ -44,25 +63,48 @@ def lint_allow_risks(statement: Mapping[str, Any], path: str, label: str) -> lis
                 "key in Principal instead.",
             )
         )
-    principal = statement.get("Principal")
-    public = principal == "*" or (
-        isinstance(principal, Mapping)
-        and is_string_list(principal.get("AWS"))
-        and "*" in ([principal["AWS"]] if isinstance(principal["AWS"], str) else principal["AWS"])
-    )
-    if public and not has_condition(statement):
+    if not is_public(statement.get("Principal")):
+        return findings
+    where = child_path(path, "Principal")
+    if not has_condition(statement):
+        findings.append(_public_unconditioned(label, where, allow_public=allow_public))
+    elif not restricts_caller(statement.get("Condition")):
         findings.append(
             make_finding(
                 "SECURITY_WARNING",
-                "PUBLIC_PRINCIPAL",
-                child_path(path, "Principal"),
-                f'Statement {label} allows any principal ("*") without a Condition, so '
-                "anyone in any AWS account gets what it grants. Name the accounts or roles "
-                "instead, or add a Condition such as aws:PrincipalOrgID or "
-                "kms:CallerAccount.",
+                "PUBLIC_PRINCIPAL_UNRESTRICTED",
+                where,
+                f'Statement {label} allows any principal ("*"), and its Condition restricts no '
+                "caller: none of its tests is a positive test of aws:PrincipalAccount, "
+                "aws:PrincipalOrgID, aws:PrincipalOrgPaths, aws:PrincipalArn, aws:SourceAccount, "
+                "aws:SourceArn, kms:CallerAccount or a similar key, so principals of any AWS account "
+                "that meet it (kms:ViaService, an encryption context) get what it grants. Add one, "
+                "such as kms:CallerAccount or aws:PrincipalOrgID.",
             )
         )
     return findings
+
+
+def _public_unconditioned(label: str, path: str, *, allow_public: bool) -> Finding:
+    what = (
+        f'Statement {label} allows any principal ("*") with no Condition, so anyone in any AWS '
+        "account gets what it grants on this key"
+    )
+    if allow_public:
+        return make_finding(
+            "SECURITY_WARNING",
+            "PUBLIC_PRINCIPAL",
+            path,
+            f"Acknowledged by --allow-public-principal: {what[0].lower()}{what[1:]}.",
+        )
+    return make_finding(
+        "ERROR",
+        "PUBLIC_PRINCIPAL",
+        path,
+        f"{what}. Name the accounts or roles instead, or add a Condition that restricts the caller, "
+        "such as aws:PrincipalOrgID or kms:CallerAccount. Nothing in a task or its input can accept "
+        "this: only the operator, with --allow-public-principal.",
+    )
 
 
 def lint_principal(principal: Any, path: str) -> list[Finding]:
@@ -141,8 +183,11 @@ def _aws_principal(value: str, path: str) -> list[Finding]:
                 "WARNING",
                 "PRINCIPAL_SESSION_ARN",
                 path,
-                f'"{value}" is a role session: it stops matching when the session ends. Name '
-                f'the role instead: "{principal.role_arn}" (with its path, if it has one).',
+                f'"{value}" is a role session principal: it matches every session of role '
+                f'{principal.name} named "{principal.session}" (this one, and any later one that '
+                "whoever may assume the role starts with that session name) and no other session "
+                f'of the role. To grant the role, name "{principal.role_arn}" (with its path, if '
+                "it has one).",
             )
         ]
     if principal.kind == "unique_id":

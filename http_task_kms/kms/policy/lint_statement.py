@@ -5,21 +5,19 @@ The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
 
 from __future__ import annotations
 
-import difflib
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .arns import parse_arn
+from .lint_actions import lint_action, statement_actions
+from .lint_conditions import lint_condition
 from .lint_principals import lint_allow_risks, lint_principal
 from .model import (
-    CONDITION_OPERATORS,
     STATEMENT_ELEMENTS,
     Finding,
     child_path,
-    condition_operator_base,
     did_you_mean,
     glob_match,
     is_string_list,
@@ -28,38 +26,37 @@ from .model import (
     string_items,
 )
 
-__all__ = ["KMS_PERMISSION_ONLY_ACTIONS", "StatementLinter"]
+__all__ = ["MISSING_NOTICE", "STAR_NOTICE", "StatementLinter"]
 
-#: IAM permissions of KMS that are not API operations (ReEncrypt is authorised as
-#: ReEncryptFrom on the source key and ReEncryptTo on the destination key; multi-Region
-#: key replication uses SynchronizeMultiRegionKey).
-KMS_PERMISSION_ONLY_ACTIONS = frozenset(
-    {"kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:SynchronizeMultiRegionKey"}
+#: What AWS told KMS customers in 2025: from 2025-08-18, CreateKey, ReplicateKey and
+#: PutKeyPolicy reject (MalformedPolicyDocumentException) a key policy with a statement that
+#: has no Action/NotAction or no Resource, and ``"*"`` is the only Resource value a key
+#: policy accepts. Before, such statements were accepted and had no effect, as the PutKeyPolicy
+#: API reference said (https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html;
+#: the elements of a key policy:
+#: https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html).
+MISSING_NOTICE = (
+    "since 2025-08-18 KMS rejects a key policy with a statement that has no Action or NotAction, "
+    "or no Resource (MalformedPolicyDocumentException)"
 )
+STAR_NOTICE = 'AWS\'s notice to KMS customers (2025) says "*" is the only Resource value a key policy accepts'
 _EXCLUSIVE_PAIRS = (
     ("Principal", "NotPrincipal"),
     ("Action", "NotAction"),
     ("Resource", "NotResource"),
 )
-_WILDCARDS = ("*", "?")
-
-
-def _all_operator_spellings() -> frozenset[str]:
-    names = set(CONDITION_OPERATORS)
-    names |= {f"{name}IfExists" for name in CONDITION_OPERATORS if name != "Null"}
-    names |= {f"{prefix}{name}" for prefix in ("ForAllValues:", "ForAnyValue:") for name in names}
-    return frozenset(names)
-
-
-_OPERATOR_SPELLINGS = _all_operator_spellings()
 
 
 @dataclass(frozen=True)
 class StatementLinter:
-    """Lints one statement at a time; ``key_arn`` and the KMS action set are fixed."""
+    """Lints one statement at a time; ``key_arn`` and the operator's acknowledgements are fixed.
+
+    ``allow_public_principal`` is the operator's ``--allow-public-principal``: an Allow to
+    ``"*"`` without a Condition is then a SECURITY_WARNING instead of an ERROR.
+    """
 
     key_arn: str | None
-    kms_actions: frozenset[str]
+    allow_public_principal: bool = False
 
     def lint(self, statement: Mapping[str, Any], path: str) -> list[Finding]:
         """Every finding about one statement object at ``path``."""
@@ -70,11 +67,12 @@ class StatementLinter:
             if element in statement:
                 findings += lint_principal(statement[element], child_path(path, element))
         if effect == "Allow":
-            findings += lint_allow_risks(statement, path, label)
+            findings += lint_allow_risks(statement, path, label, allow_public=self.allow_public_principal)
         findings += self._actions(statement, path, label)
         findings += self._resources(statement, path, label)
         if "Condition" in statement:
-            findings += self._condition(statement["Condition"], child_path(path, "Condition"))
+            actions = statement_actions(statement)
+            findings += lint_condition(statement["Condition"], child_path(path, "Condition"), actions)
         return findings
 
     # -- structure ---------------------------------------------------------------------
@@ -140,11 +138,11 @@ class StatementLinter:
         if element not in statement or statement[element] == []:
             return [
                 make_finding(
-                    "WARNING",
+                    "ERROR",
                     "ACTION_MISSING",
                     path,
-                    f"Statement {label} has no Action or NotAction, so it has no effect. Add "
-                    'the KMS actions it is meant to cover, e.g. "Action": "kms:Decrypt".',
+                    f"Statement {label} has no Action or NotAction, and {MISSING_NOTICE}. Add the "
+                    'KMS actions it is meant to cover, e.g. "Action": "kms:Decrypt".',
                 )
             ]
         value, element_path = statement[element], child_path(path, element)
@@ -157,63 +155,11 @@ class StatementLinter:
                     f"{element} must be a string or a list of strings.",
                 )
             ]
+        negated = element == "NotAction"
         findings: list[Finding] = []
         for action, action_path in string_items(value, element_path):
-            findings += self._action(action, action_path)
+            findings += lint_action(action, action_path, negated=negated)
         return findings
-
-    def _action(self, action: str, path: str) -> list[Finding]:
-        if action == "*":
-            return []
-        service, colon, name = action.partition(":")
-        if not colon or not service or not name or ":" in name:
-            return [
-                make_finding(
-                    "ERROR",
-                    "INVALID_ACTION",
-                    path,
-                    f'Action "{action}" is not of the form service:Action; write e.g. '
-                    f'"kms:{action.rpartition(":")[2] or "Decrypt"}".',
-                )
-            ]
-        if any(char in service for char in _WILDCARDS):
-            return []
-        if service.lower() != "kms":
-            return [
-                make_finding(
-                    "WARNING",
-                    "NON_KMS_ACTION",
-                    path,
-                    f'Action "{action}" belongs to {service}, not KMS; a key policy controls '
-                    "only KMS operations on its key, so it has no effect here. Remove it or "
-                    "move it to an IAM policy.",
-                )
-            ]
-        lowered = _known_lower(self.kms_actions)
-        if any(char in name for char in _WILDCARDS):
-            if _wildcard_matches_any(action.lower(), self.kms_actions):
-                return []
-            return [
-                make_finding(
-                    "ERROR",
-                    "KMS_WILDCARD_MATCHES_NOTHING",
-                    path,
-                    f'"{action}" matches no KMS action. Check the spelling of the prefix, or '
-                    "list the actions explicitly.",
-                )
-            ]
-        if action.lower() in lowered:
-            return []
-        close = difflib.get_close_matches(action.lower(), sorted(lowered), n=1)
-        hint = f' Did you mean "{lowered[close[0]]}"?' if close else ""
-        return [
-            make_finding(
-                "ERROR",
-                "UNKNOWN_KMS_ACTION",
-                path,
-                f'"{action}" is not a KMS action.{hint} See the KMS API reference for the operation names.',
-            )
-        ]
 
     # -- resources ---------------------------------------------------------------------
 
@@ -222,11 +168,11 @@ class StatementLinter:
         if element not in statement or statement[element] == []:
             return [
                 make_finding(
-                    "WARNING",
+                    "ERROR",
                     "RESOURCE_MISSING",
                     path,
-                    f"Statement {label} has no Resource or NotResource, so it has no effect. "
-                    'Add "Resource": "*" (in a key policy, "*" means this key).',
+                    f"Statement {label} has no Resource, and {MISSING_NOTICE}. Add "
+                    '"Resource": "*" (in a key policy, "*" means this key).',
                 )
             ]
         value, element_path = statement[element], child_path(path, element)
@@ -239,103 +185,59 @@ class StatementLinter:
                     f"{element} must be a string or a list of strings.",
                 )
             ]
-        findings: list[Finding] = []
-        for resource, resource_path in string_items(value, element_path):
-            message = (
-                self._resource_problem(resource)
-                if element == "Resource"
-                else self._not_resource_problem(resource)
-            )
-            if message:
-                findings.append(make_finding("WARNING", "RESOURCE_INEFFECTIVE", resource_path, message))
-        return findings
+        check = self._resource if element == "Resource" else self._not_resource
+        return [
+            found
+            for resource, resource_path in string_items(value, element_path)
+            if (found := check(resource, resource_path)) is not None
+        ]
 
-    def _resource_problem(self, resource: str) -> str | None:
+    def _resource(self, resource: str, path: str) -> Finding | None:
         if resource == "*":
             return None
         if self.key_arn is not None:
             if glob_match(resource, self.key_arn, ignore_case=False):
-                return None
-            return (
+                return _not_star(f'Resource "{resource}" matches this key', path)
+            return _ineffective(
+                path,
                 f'Resource "{resource}" does not match this key ({self.key_arn}); a key '
-                'policy only governs its own key, so this has no effect. Use "*", which in a '
-                "key policy means this key."
+                "policy only governs its own key, so this has no effect",
             )
         parsed = parse_arn(resource)
         if parsed is not None and parsed.service == "kms" and parsed.resource.startswith("key/"):
-            return None
-        return (
+            return _not_star(f'Resource "{resource}" is a KMS key ARN', path)
+        return _ineffective(
+            path,
             f'Resource "{resource}" is not a KMS key ARN; a key policy only governs its own '
-            'key, so this has no effect. Use "*", which in a key policy means this key.'
+            "key, so this has no effect",
         )
 
-    def _not_resource_problem(self, resource: str) -> str | None:
+    def _not_resource(self, resource: str, path: str) -> Finding | None:
         excluded = resource == "*" or (
             self.key_arn is not None and glob_match(resource, self.key_arn, ignore_case=False)
         )
-        if not excluded:
-            return None
-        return (
-            f'NotResource "{resource}" excludes this key, so the statement never applies to '
-            'it. Use "Resource": "*" instead.'
-        )
-
-    # -- conditions --------------------------------------------------------------------
-
-    def _condition(self, condition: Any, path: str) -> list[Finding]:
-        if not isinstance(condition, Mapping):
-            return [
-                make_finding(
-                    "ERROR",
-                    "INVALID_TYPE",
-                    path,
-                    "Condition must be an object: {operator: {condition key: value(s)}}.",
-                )
-            ]
-        findings: list[Finding] = []
-        for operator, block in condition.items():
-            operator_path = child_path(path, operator)
-            if condition_operator_base(operator) is None:
-                findings.append(
-                    make_finding(
-                        "ERROR",
-                        "CONDITION_OPERATOR_UNKNOWN",
-                        operator_path,
-                        f'"{operator}" is not an IAM condition operator.'
-                        f"{did_you_mean(operator, _OPERATOR_SPELLINGS)} Operators are names "
-                        "such as StringEquals or ArnLike, optionally prefixed with "
-                        "ForAllValues:/ForAnyValue: or suffixed with IfExists.",
-                    )
-                )
-            if not isinstance(block, Mapping) or not all(
-                _is_condition_value(value) for value in block.values()
-            ):
-                findings.append(
-                    make_finding(
-                        "ERROR",
-                        "INVALID_TYPE",
-                        operator_path,
-                        f"{operator} must map condition keys to a value or a list of values, "
-                        'e.g. {"kms:CallerAccount": "111122223333"}.',
-                    )
-                )
-        return findings
+        if excluded:
+            return _ineffective(
+                path,
+                f'NotResource "{resource}" excludes this key, so the statement never applies to it',
+            )
+        return _not_star(f'The statement uses NotResource "{resource}" instead of a Resource', path)
 
 
-def _is_condition_value(value: Any) -> bool:
-    scalar = (str, bool, int, float)
-    return isinstance(value, scalar) or (
-        isinstance(value, list) and all(isinstance(item, scalar) for item in value)
+def _not_star(subject: str, path: str) -> Finding:
+    return make_finding(
+        "WARNING",
+        "RESOURCE_NOT_STAR",
+        path,
+        f'{subject}, but {STAR_NOTICE}, so KMS may reject it. Write "Resource": "*" '
+        "(in a key policy it means this key).",
     )
 
 
-@functools.cache
-def _known_lower(kms_actions: frozenset[str]) -> dict[str, str]:
-    """Lower-cased name → name of every action a key policy may name (computed once)."""
-    return {action.lower(): action for action in kms_actions | KMS_PERMISSION_ONLY_ACTIONS}
-
-
-@functools.lru_cache(maxsize=4096)
-def _wildcard_matches_any(pattern: str, kms_actions: frozenset[str]) -> bool:
-    """Whether an action glob matches any KMS action (memoised: policies repeat their globs)."""
-    return any(glob_match(pattern, candidate, ignore_case=True) for candidate in _known_lower(kms_actions))
+def _ineffective(path: str, problem: str) -> Finding:
+    return make_finding(
+        "WARNING",
+        "RESOURCE_INEFFECTIVE",
+        path,
+        f'{problem}; and {STAR_NOTICE}. Use "Resource": "*", which in a key policy means this key.',
+    )

@@ -35,6 +35,7 @@ from .conditions import Tri, evaluate_condition, tri_and
 from .model import as_list, glob_match, iter_statements, statement_label
 
 __all__ = [
+    "CALLER_KINDS",
     "LockoutResult",
     "Verdict",
     "caller_principal_arns",
@@ -46,7 +47,8 @@ Verdict = Literal["PASS", "PASS_DELEGATED", "UNCERTAIN", "FAIL"]
 Strength = Literal["named", "account"]
 
 _ACTION = "kms:PutKeyPolicy"
-_CALLER_KINDS = ("root", "user", "role", "assumed_role", "federated_user")
+#: The principal kinds a caller can be (what sts:GetCallerIdentity returns).
+CALLER_KINDS = ("root", "user", "role", "assumed_role", "federated_user")
 
 
 class LockoutResult(BaseModel):
@@ -239,7 +241,7 @@ def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | 
     as ``sts:GetCallerIdentity`` returns it.
     """
     caller = classify_aws_principal(caller_arn)
-    if caller.kind not in _CALLER_KINDS:
+    if caller.kind not in CALLER_KINDS:
         return _result(
             "UNCERTAIN",
             f"The caller {caller_arn} is not an IAM or STS principal ARN, so whether the "
@@ -315,7 +317,6 @@ def _verdict(outcomes: list[_Outcome], caller_arn: str) -> LockoutResult:
     return _result(
         "FAIL",
         f"No statement allows kms:PutKeyPolicy to {caller_arn}.{elsewhere} Add the caller "
-        "(or its role) to a statement that allows kms:PutKeyPolicy, or it is locked out of "
-        "this key's policy.",
+        "(or its role) to a statement that allows kms:PutKeyPolicy.",
         others,
     )

@@ -1,0 +1,170 @@
+"""The action rules of :func:`~http_task_kms.kms.policy.lint.lint_policy`, from the IAM reference.
+
+A key policy grants IAM actions, and those are listed in the IAM service authorization
+reference (:mod:`.iam`, the committed ``iam-kms.json``), not in botocore's operation names:
+``kms:ReEncrypt`` is an operation whose permissions are ``kms:ReEncryptFrom`` and
+``kms:ReEncryptTo``, so a statement naming it grants nothing (UNKNOWN_KMS_ACTION). An action
+the reference lists with no resource type (``kms:CreateKey``, ``kms:ListAliases``,
+``kms:GenerateRandom``, the custom key store actions …) is authorised only on ``"*"`` in an
+IAM policy, so a key policy cannot grant it (ACTION_NOT_ON_KEY).
+
+:func:`statement_actions` (the KMS actions a statement's Action or NotAction covers) is
+shared with the condition-key rules and the manageability check. Look-ups are memoised:
+policies repeat their patterns, and the reference never changes in a process.
+
+The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from . import iam
+from .model import Finding, Severity, as_list, make_finding
+
+__all__ = ["all_actions", "lint_action", "matching_actions", "statement_actions"]
+
+_WILDCARDS = ("*", "?")
+#: The access-control guide's list of what a key policy cannot grant, cited in messages.
+_KEY_RESOURCE_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html"
+
+
+@functools.cache
+def all_actions() -> frozenset[str]:
+    """Every KMS IAM action, as AWS spells it (``kms:ReEncryptFrom``)."""
+    return frozenset(iam.load().actions)
+
+
+@functools.lru_cache(maxsize=4096)
+def matching_actions(pattern: str) -> frozenset[str]:
+    """The KMS actions an Action pattern matches (``*``, ``kms:*``, ``kms:Get*``; any case)."""
+    return frozenset(iam.expand(pattern))
+
+
+def statement_actions(statement: Mapping[str, Any]) -> frozenset[str]:
+    """The KMS actions a statement's Action (or everything but its NotAction) covers."""
+    if "Action" in statement:
+        element, inverted = statement["Action"], False
+    elif "NotAction" in statement:
+        element, inverted = statement["NotAction"], True
+    else:
+        return frozenset()
+    return _covered(tuple(item for item in as_list(element) if isinstance(item, str)), inverted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _covered(patterns: tuple[str, ...], inverted: bool) -> frozenset[str]:
+    matched = frozenset().union(*(matching_actions(item) for item in patterns))
+    return all_actions() - matched if inverted else matched
+
+
+@functools.cache
+def _lower_names() -> Mapping[str, str]:
+    return {name.lower(): name for name in all_actions()}
+
+
+@functools.cache
+def _off_key() -> frozenset[str]:
+    """The actions no key policy can grant: authorised on no resource type, only on ``"*"``."""
+    return frozenset(name for name, action in iam.load().actions.items() if not action.on_key)
+
+
+def lint_action(action: str, path: str, *, negated: bool) -> list[Finding]:
+    """Findings about one item of an Action (``negated`` False) or NotAction element."""
+    problem = _problem(action, negated)
+    return [] if problem is None else [make_finding(problem[0], problem[1], path, problem[2])]
+
+
+#: A finding without its path: (severity, code, message).
+_Problem = tuple[Severity, str, str]
+
+
+@functools.lru_cache(maxsize=4096)
+def _problem(action: str, negated: bool) -> _Problem | None:
+    """What is wrong with an action item (memoised: policies repeat their actions)."""
+    if action == "*":
+        return None
+    service, colon, name = action.partition(":")
+    if not colon or not service or not name or ":" in name:
+        return (
+            "ERROR",
+            "INVALID_ACTION",
+            f'Action "{action}" is not of the form service:Action; write e.g. '
+            f'"kms:{action.rpartition(":")[2] or "Decrypt"}".',
+        )
+    if any(char in service for char in _WILDCARDS):
+        return None
+    if service.lower() != "kms":
+        return (
+            "WARNING",
+            "NON_KMS_ACTION",
+            f'Action "{action}" belongs to {service}, not KMS; a key policy controls '
+            "only KMS operations on its key, so it has no effect here. Remove it or "
+            "move it to an IAM policy.",
+        )
+    if any(char in name for char in _WILDCARDS):
+        return _wildcard(action, negated=negated)
+    known = _lower_names().get(action.lower())
+    if known is None:
+        return _unknown(action)
+    if not negated and known in _off_key():
+        return _not_on_key(f'"{action}" is')
+    return None
+
+
+def _wildcard(action: str, *, negated: bool) -> _Problem | None:
+    matched = matching_actions(action)
+    if not matched:
+        return (
+            "ERROR",
+            "KMS_WILDCARD_MATCHES_NOTHING",
+            f'"{action}" matches no KMS action. Check the spelling of the prefix, or '
+            "list the actions explicitly.",
+        )
+    if not negated and matched <= _off_key():
+        names = ", ".join(sorted(matched))
+        return _not_on_key(f'"{action}" matches only {names}, which are')
+    return None
+
+
+@functools.cache
+def _operations_lower() -> Mapping[str, tuple[str, tuple[str, ...]]]:
+    """Lower-cased operation → (operation, its actions), for operations that are not actions."""
+    return {op.lower(): (op, actions) for op, actions in iam.OPERATION_ACTIONS.items()}
+
+
+def _not_on_key(subject: str) -> _Problem:
+    return (
+        "WARNING",
+        "ACTION_NOT_ON_KEY",
+        f"{subject} not authorised on a KMS key (the IAM service authorization reference lists "
+        'no resource type for it: only "*" in an IAM policy), so a key policy cannot grant '
+        f"it and this has no effect. Grant it in an IAM policy instead (see {_KEY_RESOURCE_DOC}).",
+    )
+
+
+def _unknown(action: str) -> _Problem:
+    operation = action.partition(":")[2]
+    needed = _operations_lower().get(operation.lower())
+    if needed:
+        operation, actions = needed
+        names = " and ".join(actions)
+        return (
+            "ERROR",
+            "UNKNOWN_KMS_ACTION",
+            f'"{action}" is an API operation, not an IAM action, so it grants nothing: the '
+            f"{operation} operation needs {names}. Name those (or a pattern such as "
+            f'"kms:{operation}*" that matches them).',
+        )
+    lowered = _lower_names()
+    close = difflib.get_close_matches(action.lower(), sorted(lowered), n=1)
+    hint = f' Did you mean "{lowered[close[0]]}"?' if close else ""
+    return (
+        "ERROR",
+        "UNKNOWN_KMS_ACTION",
+        f'"{action}" is not a KMS action in the IAM service authorization reference, so it '
+        f"grants nothing.{hint}",
+    )
