@@ -21,6 +21,8 @@ import click
 from . import config
 from .cli_kit import (
     EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
     decorate,
     emit,
     endpoint_options,
@@ -31,7 +33,7 @@ from .cli_kit import (
     send_options,
     setup_logging,
 )
-from .errors import HttpTaskError, Interrupted, Problem
+from .errors import HttpTaskError, Interrupted, Problem, RequestValidationError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -46,7 +48,12 @@ def _request_options(func: Any) -> Any:
         func,
         [
             click.option(
-                "--input", "input_file", required=True, metavar="FILE|-", help="Input parameters (JSON)."
+                "--input", "input_file", metavar="FILE|-", help="The task's input parameters (JSON)."
+            ),
+            click.option(
+                "--workflow-input",
+                metavar="FILE|-",
+                help="The workflow's input (JSON): the task's inputParameters are evaluated over it first.",
             ),
             click.option(
                 "--task", "task_file", metavar="FILE", help="A builder Http task or a workflow definition."
@@ -67,19 +74,44 @@ def _request_options(func: Any) -> Any:
     )
 
 
-def _compiled(
-    client: Client, template_id: str | None, task_file: str | None, task_name: str | None
-) -> CompiledTask:
+def _inputs(client: Client, template_id: str | None, kw: dict[str, Any]) -> tuple[CompiledTask, Any, Any]:
+    """The compiled task, its input parameters, and (from --workflow-input) how they were evaluated."""
     from .render import compile_task  # noqa: PLC0415
     from .task import select_task  # noqa: PLC0415
+    from .workflow import evaluate_input  # noqa: PLC0415
 
-    if (template_id is None) == (task_file is None):
+    if (template_id is None) == (kw["task_file"] is None):
         fail([Problem(field="ID", message="give either a template ID or --task FILE (not both)")])
-    if task_file is None:
-        return client.compiled_template(str(template_id))
-    document = read_json(task_file, "task", limit=config.MAX_TASK_BYTES, label="--task")
-    _, task = select_task(document, task_name)
-    return compile_task(task)
+    if (kw["input_file"] is None) == (kw["workflow_input"] is None):
+        message = "give either --input FILE (the task's input parameters) or --workflow-input FILE (not both)"
+        fail([Problem(field="input", message=message)])
+    if template_id is not None:
+        if kw["workflow_input"] is not None:
+            message = "needs --task: a task's inputParameters are what map the workflow input to its input"
+            fail([Problem(field="workflow-input", message=message)])
+        return client.compiled_template(template_id), _read_input(kw["input_file"]), None
+    document = read_json(kw["task_file"], "task", limit=config.MAX_TASK_BYTES, label="--task")
+    _, task = select_task(document, kw["task_name"])
+    if kw["workflow_input"] is None:
+        return compile_task(task), _read_input(kw["input_file"]), None
+    limit, label = config.MAX_WORKFLOW_INPUT_BYTES, "--workflow-input"
+    workflow_input = read_json(kw["workflow_input"], "workflow-input", limit=limit, label=label)
+    params, problems = evaluate_input(task.inputParameters, workflow_input)
+    if problems:
+        fail(problems)
+    return compile_task(task), params, params
+
+
+def _read_input(source: str) -> Any:
+    return read_json(source, "input", limit=config.MAX_INPUT_BYTES, label="--input")
+
+
+def _shown_inputs(result: Any, evaluated: Any) -> None:
+    """The input parameters evaluated from the workflow input, in the result (secrets masked)."""
+    from .redact import redact_value  # noqa: PLC0415
+
+    if evaluated is not None:
+        result.extra["inputParameters"] = redact_value(evaluated)
 
 
 # -- the core's commands -------------------------------------------------------------------------
@@ -134,9 +166,9 @@ def render(template_id: str | None, **kw: Any) -> None:
     """Dry run: print the signed request that would be sent (secrets redacted); send nothing."""
     setup_logging(kw["debug"])
     client = make_client(**kw)
-    compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
-    params = read_json(kw["input_file"], "input", limit=config.MAX_INPUT_BYTES, label="--input")
+    compiled, params, evaluated = _inputs(client, template_id, kw)
     result = client.dry_run(compiled, params)
+    _shown_inputs(result, evaluated)
     if not result.ok:
         emit(result.to_json())
         sys.exit(exit_code(result))
@@ -154,9 +186,9 @@ def test_request(template_id: str | None, **kw: Any) -> None:
     """Send the request once (with the task's retries) and print the structured result."""
     setup_logging(kw["debug"])
     client = make_client(**kw)
-    compiled = _compiled(client, template_id, kw["task_file"], kw["task_name"])
-    params = read_json(kw["input_file"], "input", limit=config.MAX_INPUT_BYTES, label="--input")
+    compiled, params, evaluated = _inputs(client, template_id, kw)
     result = client.test_request(compiled, params)
+    _shown_inputs(result, evaluated)
     emit(result.to_json())
     sys.exit(exit_code(result))
 
@@ -189,6 +221,48 @@ def spec(service: str, output: str | None) -> None:
         fail([Problem(field="output", message=f"cannot write {output}: {exc.strerror}")])
     click.echo(f"wrote {output}", err=True)
     emit({"ok": True, "output": output, "service": service, "operations": len(document["paths"])})
+
+
+@main.command("workflow")
+@click.argument("template_id", metavar="ID")
+@click.option("--name", help="The workflow's name (default: the template's title).")
+@click.option(
+    "--spec", type=click.Path(exists=True, dir_okay=False), help="Templates from this OpenAPI document."
+)
+def workflow_command(template_id: str, name: str | None, spec: str | None, **plugin_options: Any) -> None:
+    """Print a workflow definition whose Http task takes its input from the workflow input."""
+    from .workflow import validate  # noqa: PLC0415
+    from .workflow_build import single_task_workflow  # noqa: PLC0415
+
+    client = make_client(spec, **plugin_options)
+    template = client.registry.get(template_id)
+    try:
+        built = client.manager.hook.build_workflow(
+            template=template, name=name, options=client.options.plugin_options
+        )
+    except RequestValidationError as exc:
+        fail(exc.problems)
+    definition = built if built is not None else single_task_workflow(template, name=name)
+    problems = validate(definition)
+    if problems:  # what we make must pass our own check: a bug otherwise
+        raise RuntimeError(
+            f"the generated workflow is not valid: {problems[0].pointer}: {problems[0].message}"
+        )
+    emit(definition)
+
+
+@main.command("validate-workflow")
+@click.argument("source", metavar="FILE|-")
+def validate_workflow_command(source: str) -> None:
+    """Check a workflow definition: its shapes, references, reachability, loops and expressions."""
+    from .workflow import task_names, validate  # noqa: PLC0415
+
+    document = read_json(source, "FILE", limit=config.MAX_TASK_BYTES, label="validate-workflow FILE")
+    problems = validate(document)
+    name = document.get("name") if isinstance(document, dict) else None
+    report = {"ok": not problems, "name": name, "tasks": len(task_names(document))}
+    emit({**report, "problems": [p.as_json() for p in problems]})
+    sys.exit(EXIT_INVALID if problems else EXIT_OK)
 
 
 def _add_plugin_commands() -> None:

@@ -29,7 +29,7 @@ its own bindings frame, so concurrent renders of one compiled value never see ea
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -39,7 +39,16 @@ from . import engines, sandbox
 from .engines import Outcome
 from .errors import Problem
 
-__all__ = ["MISSING", "Missing", "Node", "Rendered", "compile_value"]
+__all__ = [
+    "MISSING",
+    "Missing",
+    "Node",
+    "Rendered",
+    "compile_value",
+    "placeholders",
+    "render",
+    "syntax_problems",
+]
 
 JSONATA_PREFIX: Final = "jsonata:"
 
@@ -302,6 +311,42 @@ def compile_value(value: Any, *, own: bool = False) -> Node:
     if isinstance(value, list):
         return _Array(tuple(compile_value(v, own=own) for v in value))
     return _Literal(value)
+
+
+def placeholders(text: str) -> list[str]:
+    """The expressions of the ``${…}`` placeholders in ``text`` (escapes skipped; none in ``jsonata:``)."""
+    if text.startswith(JSONATA_PREFIX):
+        return []
+    found, i = [], 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            i += 3
+        elif text.startswith("${", i) and (end := _scan_placeholder(text, i)) > 0:
+            found.append(text[i + 2 : end - 1].strip())
+            i = end
+        else:
+            i += 1
+    return found
+
+
+def syntax_problems(text: str, *, accept: Callable[[str], bool] = lambda _: False) -> list[str]:
+    """What is wrong with the expressions of ``text`` as written (empty: they compile).
+
+    ``accept(expression)`` passes a placeholder that is no JSONPath query but is valid where the
+    text is used (the builder's ``swf:`` values, a workflow's references to its tasks).
+    """
+    if text.startswith(JSONATA_PREFIX):
+        node = _compile_string(text, own=False)
+        return [node.message] if isinstance(node, _Invalid) else []
+    problems = []
+    for expression in placeholders(text):
+        if not accept(expression):
+            node = _compile_select(expression)
+            problems += [node.message] if isinstance(node, _Invalid) else []
+    whole = _compile_string(text, own=False)
+    if isinstance(whole, _Invalid) and whole.message.startswith("unclosed placeholder"):
+        problems.append(whole.message)
+    return problems
 
 
 def render(node: Node, params: Any, *, where: str = "") -> Rendered:

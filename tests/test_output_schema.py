@@ -423,6 +423,33 @@ def _cases() -> list[Case]:
             check=_openapi_yaml,
         ),
         _case("spec", "unknown-service", lambda e: ["nosuchservice"], 2, f"{KMS}#/$defs/result"),
+        _case("workflow", "one-task", lambda e: ["kms.ListKeys"], 0, "urn:http-task-kms:workflow:v1"),
+        _case(
+            "workflow", "safe", lambda e: ["kms.PutKeyPolicy", "--safe"], 0, "urn:http-task-kms:workflow:v1"
+        ),
+        _case("workflow", "safe-elsewhere", lambda e: ["kms.ListKeys", "--safe"], 2, f"{KMS}#/$defs/result"),
+        _case("workflow", "unknown-id", lambda e: ["kms.NoSuchOperation"], 2, f"{KMS}#/$defs/result"),
+        _case(
+            "validate-workflow",
+            "valid",
+            lambda e: [
+                str(Path(__file__).resolve().parent.parent / "examples" / "rotate-key-policy.workflow.json")
+            ],
+            0,
+            f"{CORE}#/$defs/workflowReport",
+        ),
+        _case(
+            "validate-workflow",
+            "broken",
+            lambda e: [
+                e.write("broken-workflow.json", {"startTask": "A", "tasks": {"B": {"type": "Simple"}}})
+            ],
+            2,
+            f"{CORE}#/$defs/workflowReport",
+        ),
+        _case(
+            "validate-workflow", "not-json", lambda e: [e.write("nope.json", "{")], 2, f"{KMS}#/$defs/result"
+        ),
         _case(
             "lint-policy",
             "clean",
@@ -650,7 +677,7 @@ def test_the_schema_names_every_field_of_the_result_models_and_no_other():
 
     core, kms = _defs(schemas.output_document()), _defs(kms_schemas.document())
     result_fields = set(core["resultFields"]["properties"])
-    core_extras = {"sent", "outcome", "backupFile"}  # set through `extra` by the core itself
+    core_extras = {"sent", "outcome", "backupFile", "inputParameters"}  # set through `extra` by the core
     assert result_fields - core_extras == set(TestRequestResult.model_fields) - {"extra"}
     assert set(core["error"]["properties"]) == set(ErrorDetail.model_fields)
     assert set(core["request"]["properties"]) == set(RequestShown.model_fields)

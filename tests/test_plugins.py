@@ -541,6 +541,7 @@ def hook_names() -> list[str]:
 
 def test_hook_names_are_the_documented_ones() -> None:
     assert hook_names() == [
+        "build_workflow",
         "check_request",
         "preflight",
         "register_commands",
@@ -668,3 +669,33 @@ def test_hook_register_overlays(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["spec", "kms", "--output", str(tmp_path / "kms.yaml")])
     assert result.exit_code == 0, result.output
     assert "x-maxBytes: 32768" in (tmp_path / "kms.yaml").read_text()
+
+
+class WorkflowPlugin:
+    """Makes its own definition for one template when asked with its option."""
+
+    @hookimpl
+    def build_workflow(self, template: TaskTemplate, name: str | None, options: Mapping[str, Any]) -> Any:
+        if not options.get("audited") or template.id != "kms.ListKeys":
+            return None
+        return {
+            "name": name or "audited",
+            "startTask": "List",
+            "tasks": {"List": {"type": "Simple", "end": True}},
+        }
+
+
+def test_hook_build_workflow(registered: Callable[..., Any]) -> None:
+    """The first plugin that builds a definition wins; otherwise the host's one-task definition."""
+    from http_task_kms.workflow_build import single_task_workflow
+
+    registered(WorkflowPlugin(), name="workflow-plugin")
+    hook = get_plugin_manager().hook.build_workflow
+    template = get_registry().get("kms.ListKeys")
+    assert hook(template=template, name="x", options={"audited": True})["name"] == "x"
+    assert hook(template=template, name=None, options={}) is None  # the host then makes its own
+    assert single_task_workflow(template)["tasks"]["ListKeys"]["httpRequest"]["headers"]["X-Amz-Target"] == (
+        "TrentService.ListKeys"
+    )
+    safe = hook(template=get_registry().get("kms.PutKeyPolicy"), name=None, options={"safe": True})
+    assert list(safe["tasks"]) == ["Back up key policy", "Put key policy", "Read key policy back"]

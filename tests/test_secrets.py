@@ -97,6 +97,11 @@ class Sweep:
         task["httpRequest"]["url"] = url
         return self.write(f"task-{abs(hash(url))}.json", task)
 
+    def safe_workflow(self) -> str:
+        from http_task_kms.kms.workflow import safe_workflow
+
+        return self.write("safe-workflow.json", safe_workflow())
+
     def backup_file(self) -> str:
         from http_task_kms.kms.backup import write_backup
 
@@ -269,6 +274,34 @@ CASES = [
         "template", "template", lambda s: ["template", "kms.PutKeyPolicy", "--format", "task"], 0, signs=False
     ),
     Case("spec", "spec", lambda s: ["spec", "kms", "--output", s.write("kms.yaml", {})], 0, signs=False),
+    Case("workflow", "workflow", lambda s: ["workflow", "kms.PutKeyPolicy", "--safe"], 0, signs=False),
+    Case(
+        "validate-workflow",
+        "validate-workflow",
+        lambda s: ["validate-workflow", s.safe_workflow()],
+        0,
+        signs=False,
+    ),
+    Case(
+        "test-request-workflow-input-fault",
+        "test-request",
+        lambda s: [
+            "test-request",
+            "--task",
+            s.safe_workflow(),
+            "--task-name",
+            "Put key policy",
+            "--workflow-input",
+            s.write(
+                "workflow-input.json", {"region": "us-east-1", "KeyId": KEY_ID, "Policy": policy_for(CALLER)}
+            ),
+            "--endpoint-url",
+            s.fault_url,
+            *_send(s),
+        ],
+        1,
+        sends_to="fault",
+    ),
 ]
 
 

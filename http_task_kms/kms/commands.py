@@ -111,6 +111,11 @@ def register(cli: click.Group) -> None:
         cli.commands[name].params.append(click.Option(["--caller-arn"], help=_CALLER_ARN))
         cli.commands[name].params.extend(_acknowledgements())
     cli.commands["test-request"].params.extend(_put_key_policy_options())
+    cli.commands["workflow"].params.append(
+        click.Option(
+            ["--safe"], is_flag=True, help="kms.PutKeyPolicy: back up, put, read back (three tasks)."
+        )
+    )
     for command in (lint_policy_command, rollback, demo):
         cli.add_command(command)
 

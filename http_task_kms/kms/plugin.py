@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PUT_KEY_POLICY",
+    "build_workflow",
     "check_request",
     "is_put_key_policy",
     "preflight",
@@ -57,6 +58,25 @@ def register_overlays(register: Callable[[str, Mapping[str, Any]], None]) -> Non
     from .overlays import KMS_OVERLAYS  # noqa: PLC0415
 
     register(SIGNING_NAME, KMS_OVERLAYS)
+
+
+@hookimpl
+def build_workflow(
+    template: TaskTemplate, name: str | None, options: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """``--safe``: the safe change of a key policy (GetKeyPolicy → PutKeyPolicy → GetKeyPolicy)."""
+    if not options.get("safe"):
+        return None
+    if not is_put_key_policy(template.signing_name, template.target):
+        from ..errors import Problem, RequestValidationError  # noqa: PLC0415
+
+        message = (
+            f"--safe makes the safe change of a key policy: it applies to kms.PutKeyPolicy, not {template.id}"
+        )
+        raise RequestValidationError([Problem(field="safe", message=message)])
+    from .workflow import safe_workflow  # noqa: PLC0415
+
+    return safe_workflow(name)
 
 
 @hookimpl

@@ -62,6 +62,19 @@ def register_overlays(register: Callable[[str, Mapping[str, Any]], None]) -> Non
     """
 
 
+@hookspec(firstresult=True)
+def build_workflow(
+    template: TaskTemplate, name: str | None, options: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Make the workflow definition ``http-task-kms workflow ID`` prints, or return None.
+
+    None lets the host make its own: the template's one Http task, wired to the workflow input.
+    ``options`` are the plugins' options of the ``workflow`` command (the KMS plugin's
+    ``--safe``: back up, change, read back). Raise
+    :class:`~http_task_kms.errors.RequestValidationError` for options that do not apply.
+    """
+
+
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``http-task-kms`` group, or options to its ``render`` / ``test-request``.

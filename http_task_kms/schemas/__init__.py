@@ -44,7 +44,7 @@ def output_document() -> dict[str, Any]:
 
 def registry(*documents: dict[str, Any]) -> Registry[Any]:
     """The core's output schema and ``documents`` (plugins' schemas), by their ``$id``."""
-    every = [output_document(), *documents]
+    every = [output_document(), load(__name__, f"workflow.v{VERSION}.json"), *documents]
     return Registry().with_resources(
         (document["$id"], Resource.from_contents(document, default_specification=DRAFT202012))
         for document in every
