@@ -1,4 +1,4 @@
-"""Tests of the OpenAPI generator and of the committed KMS spec (specs/kms/2014-11-01)."""
+"""Tests of the OpenAPI generator and of the committed KMS spec (http_task_kms/kms/openapi.yaml)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from http_task_kms.kms.overlays import KMS_OVERLAYS
 from http_task_kms.openapi.errors import retry_codes
 from http_task_kms.openapi.generate import dump_yaml, generate_openapi
 
-SPEC = Path(__file__).resolve().parents[1] / "specs" / "kms" / "2014-11-01" / "openapi.yaml"
+# The real file; specs/kms/2014-11-01/openapi.yaml is a symlink to it.
+SPEC_IN_REPO = "http_task_kms/kms/openapi.yaml"
+SPEC = Path(__file__).resolve().parents[1] / SPEC_IN_REPO
 PUT_KEY_POLICY = "/#X-Amz-Target=TrentService.PutKeyPolicy"
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -144,7 +146,7 @@ def test_committed_spec_equals_fresh_generation(
     if recorded != fresh["info"]["x-generated-from"]:
         pytest.skip(
             f"committed spec is from {recorded}, installed is botocore "
-            f"{botocore.__version__}; regenerate with `http-task-kms spec kms`"
+            f"{botocore.__version__}; regenerate with `http-task-kms spec kms -o {SPEC_IN_REPO}`"
         )
     diff = difflib.unified_diff(committed_text.splitlines(), text.splitlines(), lineterm="", n=1)
     pytest.fail("committed spec differs from a fresh generation:\n" + "\n".join(list(diff)[:40]))
