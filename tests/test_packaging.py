@@ -157,8 +157,8 @@ def test_the_installed_wheel_runs_from_another_directory(built: Built) -> None:
 
 def test_the_build_floor_is_the_test_extras_setuptools() -> None:
     # The wheel above is built without build isolation, with the test extra's setuptools:
-    # the floors check (.ci/floors) installs that at exactly its floor, which so is the
-    # build-system floor too.
+    # .ci/floors.py installs that at exactly its floor, so the build-system floor is the one
+    # the floors check builds with.
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     build = [r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
     test = [r for r in pyproject["project"]["optional-dependencies"]["test"] if r.startswith("setuptools")]
