@@ -193,15 +193,24 @@ def test_request(template_id: str | None, **kw: Any) -> None:
     sys.exit(exit_code(result))
 
 
+_SPEC_EXTRA_MISSING = (
+    "the spec command needs openapi-spec-validator, which is not installed: pip install 'http-task-kms[spec]'"
+)
+
+
 @main.command()
 @click.argument("service", default="kms")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def spec(service: str, output: str | None) -> None:
     """Generate the OpenAPI document of an AWS JSON-protocol service from botocore's model.
 
-    Without --output the YAML document is printed; with it, a JSON summary.
+    Without --output the YAML document is printed; with it, a JSON summary. Needs the
+    ``spec`` extra (openapi-spec-validator checks the document before it is written).
     """
-    from openapi_spec_validator import validate  # noqa: PLC0415
+    try:
+        from openapi_spec_validator import validate  # noqa: PLC0415 - the `spec` extra
+    except ImportError:
+        fail([Problem(field="spec", message=_SPEC_EXTRA_MISSING)])
 
     from .openapi.generate import dump_yaml, generate_openapi  # noqa: PLC0415
     from .plugins.manager import get_plugin_manager  # noqa: PLC0415

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,26 @@ def test_templates_are_the_registered_ones(descriptor: dict[str, Any]) -> None:
 def test_credential_type_has_a_signer_and_spec_exists(descriptor: dict[str, Any]) -> None:
     assert descriptor["credentialType"] in signers()
     assert (ROOT / descriptor["spec"]).is_file()
+
+
+def test_the_packaged_copy_is_the_same_file() -> None:
+    # The wheel carries http_task_kms/kms/plugin.yaml (package data); the top-level one is
+    # the repository's. tests/test_packaging.py checks that the wheel really contains it.
+    packaged = resources.files("http_task_kms.kms") / "plugin.yaml"
+    assert packaged.read_bytes() == (ROOT / "plugin.yaml").read_bytes(), (
+        "plugin.yaml and http_task_kms/kms/plugin.yaml differ: cp plugin.yaml http_task_kms/kms/plugin.yaml"
+    )
+
+
+def test_spec_is_the_packaged_document_wherever_the_package_is(descriptor: dict[str, Any]) -> None:
+    # spec is relative to the directory holding the package: the repository's root here,
+    # site-packages in an installed wheel.
+    import http_task_kms
+    from http_task_kms.kms.templates import spec_path
+
+    package_root = Path(http_task_kms.__file__).resolve().parent.parent
+    assert (package_root / descriptor["spec"]).resolve() == spec_path().resolve()
+    assert not spec_path().is_symlink()
 
 
 def test_permissions_name_real_kms_actions(descriptor: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Facts botocore's KMS model lacks, applied when the OpenAPI document is generated.
 
 Registered through the ``register_overlays`` hook, so ``http-task-kms spec kms`` writes
-them into ``specs/kms/2014-11-01/openapi.yaml``.
+them into the packaged ``http_task_kms/kms/openapi.yaml``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ __all__ = [
     "spec_path",
 ]
 
-#: The committed OpenAPI document (``specs/kms/2014-11-01/openapi.yaml``), shipped in the package.
+#: The committed OpenAPI document, a file of this package (``specs/kms/2014-11-01/openapi.yaml`` links to it).
 SPEC_RESOURCE = "openapi.yaml"
 SIGNING_NAME = "kms"
 
