@@ -8,6 +8,12 @@ type stubs). Then: a fresh virtualenv, ``pip install -c CONSTRAINTS -e '.[test]'
 that pip installed exactly those versions, and ``pytest -n 2`` there. Indirect dependencies
 resolve as pip resolves them.
 
+One test is left out here, by name: the committed KMS OpenAPI document must equal what the
+*installed* botocore generates — a check of the committed file against the botocore it is
+regenerated with (the main CI run makes it, with the newest botocore), which the older model at
+the floor cannot pass by definition (its KMS model is older). Everything the code does with
+botocore at run time is tested at the floor.
+
     python .ci/floors.py                 # the whole check (exit status: pytest's)
     python .ci/floors.py --constraints   # only print the constraints
 
@@ -67,6 +73,10 @@ def constraints() -> dict[str, Version]:
     return found
 
 
+#: The one test about the committed document and the newest botocore (see the docstring).
+_NOT_AT_THE_FLOOR = ("--deselect", "tests/test_openapi_gen.py::test_committed_spec_equals_fresh_generation")
+
+
 def _run(*args: str | Path, cwd: Path = ROOT) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
     subprocess.run([str(a) for a in args], cwd=cwd, check=True)  # noqa: S603 - our own commands
@@ -103,7 +113,8 @@ def main(argv: list[str]) -> int:
         if wrong:
             print(f"floors: not installed at the floor: {wrong}", file=sys.stderr)
             return 1
-        pytest = [str(python), "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", *argv]
+        pytest = [str(python), "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", *_NOT_AT_THE_FLOOR]
+        pytest += argv
         return subprocess.run(pytest, cwd=ROOT, check=False).returncode  # noqa: S603
 
 
