@@ -16,11 +16,21 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import Any, Final
 
 from .config import MAX_JSON_DEPTH
 
-__all__ = ["MAX_DEPTH", "StrictJSONError", "describe", "dumps", "loads", "surrogates"]
+__all__ = [
+    "MAX_DEPTH",
+    "Document",
+    "RepeatedKeys",
+    "StrictJSONError",
+    "describe",
+    "dumps",
+    "loads",
+    "surrogates",
+]
 
 #: Deepest nesting accepted (key policies and AWS answers are a few levels deep).
 MAX_DEPTH: Final = MAX_JSON_DEPTH
@@ -125,13 +135,62 @@ def loads(
         if "digits" not in str(exc):  # not int()'s sys.get_int_max_str_digits() limit
             raise
         raise _number_error(text, "has too many digits") from None
-    if _too_deep(value, MAX_DEPTH):
+    if _could_be_too_deep(text) and _too_deep(value, MAX_DEPTH):
         raise _too_deep_error(text)
     if ("\\u" in text and _SURROGATE_ESCAPE.search(text)) or (
         not text.isascii() and _RAW_SURROGATE.search(text)
     ):  # cheap tests first: most text has neither
         _check_surrogates(text)
     return value
+
+
+class RepeatedKeys(dict[str, Any]):
+    """An object of a :class:`Document` whose text repeated a key: ``repeated`` names them.
+
+    The value kept for a repeated key is the last one (what Python's parser keeps).
+    """
+
+    repeated: tuple[str, ...] = ()
+
+
+class Document:
+    """A JSON text and its strict parse, made at most once and shared by every check of a request.
+
+    :meth:`value` parses with :func:`loads`'s rules, except that a repeated key is kept (the
+    object becomes a :class:`RepeatedKeys`, and :attr:`has_repeated_keys` is True) so that a
+    linter can report each one with its place; every other rule raises, every time it is asked.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.has_repeated_keys = False
+
+    def value(self) -> Any:
+        """The parsed document; raises the :class:`json.JSONDecodeError` of a text it refuses."""
+        parsed, error = self._parsed
+        if error is not None:
+            raise error
+        return parsed
+
+    @cached_property
+    def _parsed(self) -> tuple[Any, json.JSONDecodeError | None]:
+        try:
+            return loads(self.text, object_pairs_hook=self._pairs, allow_duplicate_keys=True), None
+        except json.JSONDecodeError as exc:
+            return None, exc
+
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) == len(pairs):
+            return value
+        self.has_repeated_keys = True
+        marked, repeated = RepeatedKeys(), list[str]()
+        for key, item in pairs:
+            if key in marked and key not in repeated:
+                repeated.append(key)
+            marked[key] = item
+        marked.repeated = tuple(repeated)
+        return marked
 
 
 def _too_deep_error(text: str) -> StrictJSONError:
@@ -264,14 +323,61 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+def _could_be_too_deep(text: str) -> bool:
+    """Whether JSON ``text`` may nest deeper than :data:`MAX_DEPTH` (False: it surely does not).
+
+    Nesting can go no deeper than there are brackets, so most documents need no walk.
+    """
+    return text.count("{") + text.count("[") > MAX_DEPTH
+
+
 def dumps(value: Any) -> str:
     """Compact JSON; raises ValueError for NaN, infinities and too-deep nesting."""
-    if _too_deep(value, MAX_DEPTH):
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    too_deep = ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:  # NaN, an infinity, or a cycle (which is nested without end)
+        if _too_deep(value, MAX_DEPTH):
+            raise too_deep from None
+        raise
+    if _could_be_too_deep(text) and _too_deep(value, MAX_DEPTH):
+        raise too_deep
+    return text
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surely_clean(value: Any) -> bool:
+    """True when ``value`` is plain JSON data (dict, list, str, numbers) without a surrogate.
+
+    The quick pass :func:`surrogates` makes first: ASCII strings (``isascii`` costs nothing)
+    need no search, and anything but those exact types is left to the full walk.
+    """
+    stack: list[Any] = [(value,)]  # containers still to look into
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str or not _clean_text(key):
+                    return False
+            item = item.values()
+        for child in item:
+            kind = type(child)
+            if kind is str:
+                if not _clean_text(child):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append(child)
+            elif not (child is None or kind is bool or kind is int or kind is float):
+                return False
+    return True
+
+
+def _clean_text(text: str) -> bool:
+    return text.isascii() or _SURROGATE.search(text) is None
 
 
 def surrogates(value: Any, path: str = "$") -> list[str]:
@@ -280,6 +386,8 @@ def surrogates(value: Any, path: str = "$") -> list[str]:
     In a Python ``str`` every surrogate code point is a lone one (a pair is one character),
     and UTF-8 cannot encode it: such a value can be neither checked by size nor sent.
     """
+    if _surely_clean(value):
+        return []
     found: list[str] = []
     stack = [(value, path)]
     while stack:

@@ -12,7 +12,7 @@ plugins' preflight fetched.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -43,10 +43,17 @@ class Host:
     default_region: Callable[[], str | None] = lambda: None
 
 
-def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
-    """Defaults for absent members; JSON-document members given as objects become strings."""
+def _complete_body(
+    template: TaskTemplate, body: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, jsonutil.Document], list[Problem]]:
+    """Defaults for absent members; JSON-document members given as objects become strings.
+
+    Each JSON-document member's text is also returned as a :class:`~.jsonutil.Document`: the
+    checks of this request share its one parse.
+    """
     properties: dict[str, Any] = template.body_schema.get("properties", {})
     completed: dict[str, Any] = {}
+    documents: dict[str, jsonutil.Document] = {}
     problems: list[Problem] = []
     for member, prop in properties.items():  # in the document's member order
         if member in body:
@@ -58,11 +65,13 @@ def _complete_body(template: TaskTemplate, body: dict[str, Any]) -> tuple[dict[s
                     value = jsonutil.dumps(value)
                 except ValueError as exc:
                     problems.append(Problem(field=member, message=f"cannot be written as JSON: {exc}"))
+            if prop.get("x-json-document") and isinstance(value, str):
+                documents[member] = jsonutil.Document(value)
             completed[member] = value
         elif "default" in prop:
             completed[member] = prop["default"]
     completed.update({k: v for k, v in body.items() if k not in properties})  # the schema reports them
-    return completed, problems
+    return completed, documents, problems
 
 
 def _absent(template: TaskTemplate, body: Any, missing: list[Missing], failed: set[str]) -> list[Problem]:
@@ -95,11 +104,11 @@ def _template_checks(
     host: Host,
     *,
     template_mode: bool,
-) -> tuple[Any, list[Problem]]:
+) -> tuple[Any, dict[str, jsonutil.Document], list[Problem]]:
     """Defaults, JSON documents, required members, the schema, and unknown input parameters."""
-    body, problems = rendered.body, list[Problem]()
+    body, documents, problems = rendered.body, dict[str, jsonutil.Document](), list[Problem]()
     if isinstance(body, dict):
-        body, problems = _complete_body(template, body)
+        body, documents, problems = _complete_body(template, body)
     reported = {p.field for p in rendered.body_problems}
     absent = _absent(template, body, rendered.missing, reported)
     reported |= {p.field for p in absent}
@@ -108,7 +117,7 @@ def _template_checks(
     ]
     if template_mode:
         problems += _unknown_parameters(template, params)
-    return body, problems
+    return body, documents, problems
 
 
 def _plugin_checks(
@@ -148,6 +157,7 @@ class _Draft:
     template: TaskTemplate | None
     target: str | None
     problems: list[Problem]
+    documents: dict[str, jsonutil.Document] = field(default_factory=dict)
 
 
 def _draft(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tuple[_Draft, str]:
@@ -161,7 +171,9 @@ def _draft(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tup
         if header_value(headers, "Content-Type") is None:
             headers["Content-Type"] = template.headers["Content-Type"]
         template_mode = compiled.template is not None
-        draft.body, found = _template_checks(template, rendered, params, host, template_mode=template_mode)
+        draft.body, draft.documents, found = _template_checks(
+            template, rendered, params, host, template_mode=template_mode
+        )
         draft.problems += found
     return draft, rendered.url
 
@@ -176,6 +188,7 @@ def _context(draft: _Draft, located: Located, options: Options, *, dry_run: bool
         headers=dict(draft.headers),
         options=dict(options.plugin_options),
         dry_run=dry_run,
+        documents=draft.documents,
     )
 
 
@@ -228,6 +241,7 @@ def prepare(
         warnings=warnings,
         target=draft.target,
         credentials=None if compiled.template is not None else compiled.task.credentials,
+        documents=draft.documents,
     )
 
 
@@ -254,6 +268,7 @@ def recheck(
         options=dict(options.plugin_options),
         dry_run=dry_run,
         facts=facts,
+        documents=request.documents,
     )
     problems, warnings = _plugin_checks(manager, context)
     if problems:

@@ -211,7 +211,7 @@ def _second_pass(body: Mapping[str, Any], context: RequestContext, facts: Mappin
     key_id, endpoint = body.get("KeyId"), context.endpoint
     if not isinstance(key_id, str) or endpoint is None:
         return []
-    policy = jsonutil.loads(body["Policy"])  # the first pass found it valid
+    policy = _policy(context, body["Policy"]).value()  # the first pass found it valid
     bypass = body.get("BypassPolicyLockoutSafetyCheck") is True
     found, _ = caller_checks(policy, str(caller), key_id=key_id, endpoint=endpoint, bypass=bypass)
     return found
@@ -229,10 +229,16 @@ def _policy_name_checks(name: Any) -> list[Check]:
     return []
 
 
-def _lint(text: str, key_id: Any, options: Mapping[str, Any]) -> list[Check]:
+def _policy(context: RequestContext, text: str) -> jsonutil.Document:
+    """The policy as the host read it for this request (one parse for both passes)."""
+    document = context.documents.get("Policy")
+    return document if document is not None and document.text == text else jsonutil.Document(text)
+
+
+def _lint(policy: jsonutil.Document, key_id: Any, options: Mapping[str, Any]) -> list[Check]:
     key_arn = key_id if isinstance(key_id, str) and is_key_arn(key_id) else None
     findings = lint_policy(
-        text,
+        policy,
         key_arn=key_arn,
         allow_unmanageable_key=options.get("allow_unmanageable_key") is True,
         allow_public_principal=options.get("allow_public_principal") is True,
@@ -255,5 +261,5 @@ def check_put_key_policy(context: RequestContext) -> list[Check]:
     return [
         *_key_id_checks(body.get("KeyId"), context),
         *_policy_name_checks(body.get("PolicyName")),
-        *(_lint(text, body.get("KeyId"), context.options) if isinstance(text, str) else []),
+        *(_lint(_policy(context, text), body.get("KeyId"), context.options) if isinstance(text, str) else []),
     ]

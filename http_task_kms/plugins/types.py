@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..endpoints import Endpoint
 from ..errors import Problem
+from ..jsonutil import Document
 from ..result import TestRequestResult
 from ..task import HttpTask
 from ..template import TaskTemplate
@@ -56,6 +57,10 @@ class RequestContext:
     Checks run twice. First with ``facts`` None: only what the request itself says (pure,
     nothing has been sent). Then — when the first pass found no error — with the facts the
     plugins' ``preflight`` hooks fetched (a mapping: each plugin reads its own keys).
+
+    ``documents`` holds the body's JSON-document members (``x-json-document``, e.g. a key
+    policy) as read once for both passes: a check parses ``documents[member].value()``
+    instead of the member's text again.
     """
 
     template: TaskTemplate | None
@@ -67,6 +72,7 @@ class RequestContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     dry_run: bool = False
     facts: Mapping[str, Any] | None = None
+    documents: Mapping[str, Document] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +92,7 @@ class PreparedRequest:
     target: str | None = None
     credentials: str | None = None  # a task's saved-credentials id: shown, never used to pick keys
     facts: dict[str, Any] = field(default_factory=dict)  # what the plugins' preflight found
+    documents: dict[str, Document] = field(default_factory=dict)  # the body's JSON documents, read once
 
     @property
     def credentials_type(self) -> str:

@@ -95,20 +95,18 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from ...jsonutil import StrictJSONError
+from ...jsonutil import Document, RepeatedKeys, StrictJSONError
 from .lint_actions import all_actions
 from .lint_manage import lint_manageable
 from .lint_statement import StatementLinter
 from .model import (
     POLICY_ELEMENTS,
-    DuplicateKeyDict,
     Finding,
     Severity,
     child_path,
     did_you_mean,
     iter_statements,
     json_type,
-    load_policy_json,
     make_finding,
 )
 
@@ -125,14 +123,14 @@ def kms_actions() -> frozenset[str]:
 
 
 def lint_policy(
-    text: str,
+    policy: str | Document,
     *,
     key_arn: str | None = None,
     max_bytes: int = 32768,
     allow_unmanageable_key: bool = False,
     allow_public_principal: bool = False,
 ) -> list[Finding]:
-    """Every finding about the key policy ``text``, in document order.
+    """Every finding about the key policy ``policy`` (its text, or its text already read), in document order.
 
     ``key_arn`` is the key the policy is for; when given, ``Resource`` values are checked
     against it. ``max_bytes`` is the key-policy size quota (UTF-8 bytes). The two
@@ -140,11 +138,12 @@ def lint_policy(
     ``--allow-public-principal``; never from a task or its input): UNMANAGEABLE_KEY and an
     unconditioned PUBLIC_PRINCIPAL are then SECURITY_WARNINGs instead of ERRORs.
     """
+    parsed = policy if isinstance(policy, Document) else Document(policy)
     findings: list[Finding] = []
-    findings.extend(_check_characters(text))
-    findings.extend(_check_size(text, max_bytes))
+    findings.extend(_check_characters(parsed.text))
+    findings.extend(_check_size(parsed.text, max_bytes))
     try:
-        document = load_policy_json(text)
+        document = parsed.value()
     except json.JSONDecodeError as exc:
         if not _is_raw_surrogate(exc):  # a raw one is already an INVALID_CHARACTER finding
             findings.append(_parse_failure(exc))
@@ -162,7 +161,8 @@ def lint_policy(
             )
         )
         return findings
-    findings.extend(_check_duplicate_keys(document, "$"))
+    if parsed.has_repeated_keys:
+        findings.extend(_check_duplicate_keys(document, "$"))
     findings.extend(_check_document(document))
     linter = StatementLinter(key_arn=key_arn, allow_public_principal=allow_public_principal)
     for path, statement in iter_statements(document):
@@ -274,8 +274,8 @@ def _check_size(text: str, max_bytes: int) -> list[Finding]:
 
 def _check_duplicate_keys(value: Any, path: str) -> list[Finding]:
     findings: list[Finding] = []
-    if isinstance(value, DuplicateKeyDict):
-        for key in value.duplicate_keys:
+    if isinstance(value, dict):
+        for key in value.repeated if isinstance(value, RepeatedKeys) else ():
             findings.append(
                 make_finding(
                     "ERROR",

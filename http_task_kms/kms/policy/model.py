@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ... import jsonutil
 from ...plugins.types import Severity
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "POLICY_ELEMENTS",
     "PRINCIPAL_TYPES",
     "STATEMENT_ELEMENTS",
-    "DuplicateKeyDict",
     "Finding",
     "Severity",
     "as_list",
@@ -34,7 +32,6 @@ __all__ = [
     "is_string_list",
     "iter_statements",
     "json_type",
-    "load_policy_json",
     "make_finding",
     "statement_label",
     "string_items",
@@ -107,34 +104,6 @@ class Finding(BaseModel):
 
 _SET_PREFIXES = ("ForAllValues:", "ForAnyValue:")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class DuplicateKeyDict(dict[str, Any]):
-    """A JSON object that remembers the keys that appeared more than once in the text."""
-
-    duplicate_keys: tuple[str, ...] = ()
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> DuplicateKeyDict:
-    result = DuplicateKeyDict()
-    duplicates: list[str] = []
-    for key, value in pairs:
-        if key in result and key not in duplicates:
-            duplicates.append(key)
-        result[key] = value
-    result.duplicate_keys = tuple(duplicates)
-    return result
-
-
-def load_policy_json(text: str) -> Any:
-    """Parse strict JSON, but keep repeated keys: objects are :class:`DuplicateKeyDict` instances.
-
-    The linter reports each repeated key as an ERROR finding with its path (and lints the
-    rest); every other strict rule (NaN, Infinity, numbers out of range, lone surrogates,
-    nesting deeper than :data:`http_task_kms.jsonutil.MAX_DEPTH`) raises
-    :class:`json.JSONDecodeError`.
-    """
-    return jsonutil.loads(text, object_pairs_hook=_pairs_hook, allow_duplicate_keys=True)
 
 
 def child_path(path: str, key: str | int) -> str:
