@@ -12,9 +12,11 @@ naming the rule and the place.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any, Final
@@ -109,6 +111,13 @@ def _unique_pairs(hook: PairsHook | None) -> PairsHook:
     return unique
 
 
+@functools.lru_cache(maxsize=64)
+def _decoder(object_pairs_hook: PairsHook | None, allow_duplicate_keys: bool) -> json.JSONDecoder:
+    """The strict decoder for a hook, made once (a decoder costs more to make than a small parse)."""
+    hook = object_pairs_hook if allow_duplicate_keys else _unique_pairs(object_pairs_hook)
+    return json.JSONDecoder(object_pairs_hook=hook, parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def loads(
     text: str,
     *,
@@ -120,11 +129,10 @@ def loads(
     ``allow_duplicate_keys`` lets ``object_pairs_hook`` see repeated keys (the policy
     linter reports each one as a finding); by default a repeated key is an error.
     """
-    hook = object_pairs_hook if allow_duplicate_keys else _unique_pairs(object_pairs_hook)
+    if text.startswith("\ufeff"):  # what json.loads says (a decoder's decode does not check)
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     try:
-        value = json.loads(
-            text, object_pairs_hook=hook, parse_constant=_no_constant, parse_float=_finite_float
-        )
+        value = _decoder(object_pairs_hook, allow_duplicate_keys).decode(text)
     except RecursionError:
         raise _too_deep_error(text) from None
     except _Refused as refused:
@@ -174,23 +182,30 @@ class Document:
 
     @cached_property
     def _parsed(self) -> tuple[Any, json.JSONDecodeError | None]:
+        _repeats.count = 0
         try:
-            return loads(self.text, object_pairs_hook=self._pairs, allow_duplicate_keys=True), None
+            value = loads(self.text, object_pairs_hook=_marking_repeats, allow_duplicate_keys=True)
         except json.JSONDecodeError as exc:
             return None, exc
+        self.has_repeated_keys = _repeats.count > 0
+        return value, None
 
-    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        value = dict(pairs)
-        if len(value) == len(pairs):
-            return value
-        self.has_repeated_keys = True
-        marked, repeated = RepeatedKeys(), list[str]()
-        for key, item in pairs:
-            if key in marked and key not in repeated:
-                repeated.append(key)
-            marked[key] = item
-        marked.repeated = tuple(repeated)
-        return marked
+
+_repeats = threading.local()  # how many objects of the document being parsed repeated a key
+
+
+def _marking_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    _repeats.count += 1
+    marked, repeated = RepeatedKeys(), list[str]()
+    for key, item in pairs:
+        if key in marked and key not in repeated:
+            repeated.append(key)
+        marked[key] = item
+    marked.repeated = tuple(repeated)
+    return marked
 
 
 def _too_deep_error(text: str) -> StrictJSONError:

@@ -11,11 +11,11 @@ does not show: a role ARN with the session's role name is taken as a match.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from .arns import AwsPrincipal, classify_aws_principal, parse_arn
-from .model import as_list, glob_match
+from .model import as_list, glob_match, is_object
 
 __all__ = ["Tri", "evaluate_condition", "tri_and", "tri_any", "tri_not"]
 
@@ -36,9 +36,9 @@ _DECIDABLE_OPERATORS = {
 
 def tri_and(*values: Tri) -> Tri:
     """Three-valued AND: False wins, then None."""
-    if any(value is False for value in values):
+    if False in values:  # a Tri is only ever True, False or None
         return False
-    if any(value is None for value in values):
+    if None in values:
         return None
     return True
 
@@ -66,12 +66,12 @@ def evaluate_condition(condition: Any, caller: AwsPrincipal) -> tuple[Tri, str]:
     """
     if not condition:
         return True, ""
-    if not isinstance(condition, Mapping):
+    if not is_object(condition):
         return None, "its Condition is malformed"
     results: list[Tri] = []
     unknown: list[str] = []
     for operator, block in condition.items():
-        if not isinstance(block, Mapping):
+        if not is_object(block):
             return None, "its Condition is malformed"
         for key, values in block.items():
             result = _decide(str(operator), str(key), as_list(values), caller)

@@ -105,6 +105,7 @@ from .model import (
     Severity,
     child_path,
     did_you_mean,
+    is_object,
     iter_statements,
     json_type,
     make_finding,
@@ -166,7 +167,7 @@ def lint_policy(
     findings.extend(_check_document(document))
     linter = StatementLinter(key_arn=key_arn, allow_public_principal=allow_public_principal)
     for path, statement in iter_statements(document):
-        if not isinstance(statement, Mapping):
+        if not is_object(statement):
             findings.append(
                 make_finding(
                     "ERROR",
@@ -384,7 +385,7 @@ def _check_sids(document: Mapping[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
     first_seen: dict[str, str] = {}
     for path, statement in iter_statements(document):
-        if not isinstance(statement, Mapping):
+        if not is_object(statement):
             continue
         sid = statement.get("Sid")
         if not isinstance(sid, str):

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import iam
-from .model import Finding, Severity, as_list, make_finding
+from .model import Severity, as_list
 
-__all__ = ["all_actions", "lint_action", "matching_actions", "statement_actions"]
+__all__ = ["action_problem", "all_actions", "matching_actions", "statement_actions"]
 
 _WILDCARDS = ("*", "?")
 #: The access-control guide's list of what a key policy cannot grant, cited in messages.
@@ -52,7 +52,9 @@ def statement_actions(statement: Mapping[str, Any]) -> frozenset[str]:
         element, inverted = statement["NotAction"], True
     else:
         return frozenset()
-    return _covered(tuple(item for item in as_list(element) if isinstance(item, str)), inverted)
+    if isinstance(element, str):
+        return _covered((element,), inverted)
+    return _covered(tuple([item for item in as_list(element) if isinstance(item, str)]), inverted)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -72,19 +74,16 @@ def _off_key() -> frozenset[str]:
     return frozenset(name for name, action in iam.load().actions.items() if not action.on_key)
 
 
-def lint_action(action: str, path: str, *, negated: bool) -> list[Finding]:
-    """Findings about one item of an Action (``negated`` False) or NotAction element."""
-    problem = _problem(action, negated)
-    return [] if problem is None else [make_finding(problem[0], problem[1], path, problem[2])]
-
-
 #: A finding without its path: (severity, code, message).
 _Problem = tuple[Severity, str, str]
 
 
 @functools.lru_cache(maxsize=4096)
-def _problem(action: str, negated: bool) -> _Problem | None:
-    """What is wrong with an action item (memoised: policies repeat their actions)."""
+def action_problem(action: str, negated: bool) -> _Problem | None:
+    """What is wrong with one item of an Action (``negated`` False) or NotAction element, if anything.
+
+    Memoised (policies repeat their actions); the finding's path is added by the caller.
+    """
     if action == "*":
         return None
     service, colon, name = action.partition(":")

@@ -38,6 +38,7 @@ from .model import (
     child_path,
     condition_operator_base,
     did_you_mean,
+    is_object,
     make_finding,
 )
 
@@ -209,7 +210,7 @@ def _is_condition_value(value: Any) -> bool:
 
 def lint_condition(condition: Any, path: str, actions: frozenset[str]) -> list[Finding]:
     """Findings about a statement's Condition at ``path``; ``actions`` are the statement's."""
-    if not isinstance(condition, Mapping):
+    if not is_object(condition):
         return [
             make_finding(
                 "ERROR",
@@ -233,7 +234,7 @@ def lint_condition(condition: Any, path: str, actions: frozenset[str]) -> list[F
                     "ForAllValues:/ForAnyValue: or suffixed with IfExists.",
                 )
             )
-        if not isinstance(block, Mapping) or not all(_is_condition_value(v) for v in block.values()):
+        if not is_object(block) or not all(_is_condition_value(v) for v in block.values()):
             findings.append(
                 make_finding(
                     "ERROR",
@@ -243,7 +244,7 @@ def lint_condition(condition: Any, path: str, actions: frozenset[str]) -> list[F
                     'e.g. {"kms:CallerAccount": "111122223333"}.',
                 )
             )
-        if isinstance(block, Mapping):
+        if is_object(block):
             for key in block:
                 problem = _key_problem(str(key), actions)
                 if problem is not None:
@@ -261,11 +262,11 @@ def restricts_caller(condition: Any) -> bool:
     of a :data:`CALLER_KEYS` key count, with a value that is not only wildcards: an ``IfExists``
     or negated test lets a caller without the key, or with any other value, through.
     """
-    if not isinstance(condition, Mapping):
+    if not is_object(condition):
         return False
     for operator, block in condition.items():
         base = str(operator).removeprefix("ForAnyValue:")
-        if base not in _POSITIVE_OPERATORS or not isinstance(block, Mapping):
+        if base not in _POSITIVE_OPERATORS or not is_object(block):
             continue
         for key, values in block.items():
             if str(key).lower() in CALLER_KEYS and any(

@@ -32,7 +32,16 @@ from typing import Any
 
 from .arns import classify_aws_principal, parse_arn
 from .lint_actions import statement_actions
-from .model import Finding, as_list, glob_match, has_condition, iter_statements, make_finding, statement_label
+from .model import (
+    Finding,
+    as_list,
+    glob_match,
+    has_condition,
+    is_object,
+    iter_statements,
+    make_finding,
+    statement_label,
+)
 
 __all__ = ["DEFAULT_KEY_POLICY_DOC", "lint_manageable"]
 
@@ -86,7 +95,7 @@ def _kms_key_pattern(item: str) -> bool:
 def _aws_values(principal: Any) -> list[str]:
     if principal == "*":
         return [_EVERYONE]
-    if not isinstance(principal, Mapping):
+    if not is_object(principal):
         return []
     return [value for value in as_list(principal.get("AWS")) if isinstance(value, str)]
 
@@ -137,7 +146,7 @@ def _account_hint(document: Mapping[str, Any], key_arn: str | None) -> str:
     if key is not None and key.account:
         return key.account
     for _, statement in iter_statements(document):
-        if isinstance(statement, Mapping):
+        if is_object(statement):
             for value in _aws_values(statement.get("Principal")):
                 account = classify_aws_principal(value).account
                 if account:
@@ -153,7 +162,7 @@ def lint_manageable(
     ``acknowledged`` is the operator's ``--allow-unmanageable-key``: the finding is then a
     SECURITY_WARNING instead of an ERROR.
     """
-    statements = [(p, s) for p, s in iter_statements(document) if isinstance(s, Mapping)]
+    statements = [(p, s) for p, s in iter_statements(document) if is_object(s)]
     if not statements:
         return []  # STATEMENT_MISSING or INVALID_TYPE says what is wrong
     granting = [

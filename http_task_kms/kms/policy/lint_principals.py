@@ -14,16 +14,22 @@ from .lint_conditions import restricts_caller
 from .model import (
     PRINCIPAL_TYPES,
     Finding,
+    Severity,
     child_path,
     did_you_mean,
     has_condition,
+    is_object,
     is_string_list,
+    item_path,
     json_type,
     make_finding,
-    string_items,
+    strings,
 )
 
 __all__ = ["is_public", "lint_allow_risks", "lint_principal"]
+
+#: A finding without its path: (severity, code, message).
+_Problem = tuple[Severity, str, str]
 
 _SERVICE_PRINCIPAL_RE = re.compile(
     r"^[a-z0-9][a-z0-9.-]*\.(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov)$"
@@ -34,7 +40,7 @@ def is_public(principal: Any) -> bool:
     """Whether a Principal value names everyone: ``"*"`` or an ``AWS`` list holding ``"*"``."""
     if principal == "*":
         return True
-    if not isinstance(principal, Mapping) or not is_string_list(principal.get("AWS")):
+    if not is_object(principal) or not is_string_list(principal.get("AWS")):
         return False
     aws = principal["AWS"]
     return "*" in ([aws] if isinstance(aws, str) else aws)
@@ -107,11 +113,12 @@ def _public_unconditioned(label: str, path: str, *, allow_public: bool) -> Findi
     )
 
 
-def lint_principal(principal: Any, path: str) -> list[Finding]:
-    """Findings about one Principal / NotPrincipal value at ``path``."""
+def lint_principal(principal: Any, statement_path: str, element: str) -> list[Finding]:
+    """Findings about the ``element`` (Principal or NotPrincipal) of the statement at ``statement_path``."""
     if principal == "*":
         return []
-    if not isinstance(principal, Mapping) or not principal:
+    path = child_path(statement_path, element)
+    if not is_object(principal) or not principal:
         return [
             make_finding(
                 "ERROR",
@@ -124,81 +131,73 @@ def lint_principal(principal: Any, path: str) -> list[Finding]:
         ]
     findings: list[Finding] = []
     for kind, values in principal.items():
-        kind_path = child_path(path, kind)
         if kind not in PRINCIPAL_TYPES:
             findings.append(
                 make_finding(
                     "ERROR",
                     "PRINCIPAL_TYPE_UNKNOWN",
-                    kind_path,
+                    child_path(path, kind),
                     f'"{kind}" is not a principal type; use AWS, Service, Federated or '
                     f"CanonicalUser.{did_you_mean(kind, PRINCIPAL_TYPES)}",
                 )
             )
-            continue
-        if not is_string_list(values):
-            findings.append(
-                make_finding(
-                    "ERROR",
-                    "INVALID_TYPE",
-                    kind_path,
-                    f"{kind} must be a string or a list of strings.",
-                )
-            )
-            continue
-        for value, value_path in string_items(values, kind_path):
-            if kind == "AWS":
-                findings += _aws_principal(value, value_path)
-            elif kind == "Service" and not _SERVICE_PRINCIPAL_RE.match(value):
-                findings.append(
-                    make_finding(
-                        "WARNING",
-                        "SERVICE_PRINCIPAL_INVALID",
-                        value_path,
-                        f'Service principal "{value}" is not an AWS service name; those '
-                        'look like "<service>.amazonaws.com" (".amazonaws.com.cn" in '
-                        "China). Check the spelling in the service's documentation.",
-                    )
-                )
+        elif not is_string_list(values):
+            message = f"{kind} must be a string or a list of strings."
+            findings.append(make_finding("ERROR", "INVALID_TYPE", child_path(path, kind), message))
+        elif kind in ("AWS", "Service"):
+            findings += _values(kind, values, path)
     return findings
 
 
-def _aws_principal(value: str, path: str) -> list[Finding]:
+def _values(kind: str, values: str | list[str], path: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, value in enumerate(strings(values)):
+        problem = _aws_problem(value) if kind == "AWS" else _service_problem(value)
+        if problem is not None:
+            where = item_path(child_path(path, kind), values, index)
+            findings.append(make_finding(problem[0], problem[1], where, problem[2]))
+    return findings
+
+
+def _service_problem(value: str) -> _Problem | None:
+    if _SERVICE_PRINCIPAL_RE.match(value):
+        return None
+    return (
+        "WARNING",
+        "SERVICE_PRINCIPAL_INVALID",
+        f'Service principal "{value}" is not an AWS service name; those '
+        'look like "<service>.amazonaws.com" (".amazonaws.com.cn" in '
+        "China). Check the spelling in the service's documentation.",
+    )
+
+
+def _aws_problem(value: str) -> _Problem | None:
     principal = classify_aws_principal(value)
     if principal.kind == "invalid":
         code = "ACCOUNT_ID_INVALID" if value.isdigit() else "PRINCIPAL_ARN_INVALID"
-        return [
-            make_finding(
-                "ERROR",
-                code,
-                path,
-                f'AWS principal "{value}" is not valid: {principal.problem}. Use a 12-digit '
-                "account ID or an ARN such as arn:aws:iam::111122223333:root, "
-                "arn:aws:iam::111122223333:role/<name> or arn:aws:iam::111122223333:user/<name>.",
-            )
-        ]
+        return (
+            "ERROR",
+            code,
+            f'AWS principal "{value}" is not valid: {principal.problem}. Use a 12-digit '
+            "account ID or an ARN such as arn:aws:iam::111122223333:root, "
+            "arn:aws:iam::111122223333:role/<name> or arn:aws:iam::111122223333:user/<name>.",
+        )
     if principal.kind == "assumed_role":
-        return [
-            make_finding(
-                "WARNING",
-                "PRINCIPAL_SESSION_ARN",
-                path,
-                f'"{value}" is a role session principal: it matches every session of role '
-                f'{principal.name} named "{principal.session}" (this one, and any later one that '
-                "whoever may assume the role starts with that session name) and no other session "
-                f'of the role. To grant the role, name "{principal.role_arn}" (with its path, if '
-                "it has one).",
-            )
-        ]
+        return (
+            "WARNING",
+            "PRINCIPAL_SESSION_ARN",
+            f'"{value}" is a role session principal: it matches every session of role '
+            f'{principal.name} named "{principal.session}" (this one, and any later one that '
+            "whoever may assume the role starts with that session name) and no other session "
+            f'of the role. To grant the role, name "{principal.role_arn}" (with its path, if '
+            "it has one).",
+        )
     if principal.kind == "unique_id":
-        return [
-            make_finding(
-                "WARNING",
-                "PRINCIPAL_UNIQUE_ID",
-                path,
-                f'"{value}" is an IAM unique ID, which is what a policy shows after the '
-                "principal it named was deleted; it matches no one, even a new principal of "
-                "the same name. Replace it with the ARN of the current principal, or remove it.",
-            )
-        ]
-    return []
+        return (
+            "WARNING",
+            "PRINCIPAL_UNIQUE_ID",
+            f'"{value}" is an IAM unique ID, which is what a policy shows after the '
+            "principal it named was deleted; it matches no one, even a new principal of "
+            "the same name. Replace it with the ARN of the current principal, or remove it.",
+        )
+    return None

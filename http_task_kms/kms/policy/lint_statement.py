@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .arns import parse_arn
-from .lint_actions import lint_action, statement_actions
+from .lint_actions import action_problem, statement_actions
 from .lint_conditions import lint_condition
 from .lint_principals import lint_allow_risks, lint_principal
 from .model import (
@@ -21,9 +21,10 @@ from .model import (
     did_you_mean,
     glob_match,
     is_string_list,
+    item_path,
     make_finding,
     statement_label,
-    string_items,
+    strings,
 )
 
 __all__ = ["MISSING_NOTICE", "STAR_NOTICE", "StatementLinter"]
@@ -62,11 +63,10 @@ class StatementLinter:
         """Every finding about one statement object at ``path``."""
         label = statement_label(statement, path)
         findings = self._structure(statement, path, label)
-        effect = statement.get("Effect")
         for element in ("Principal", "NotPrincipal"):
             if element in statement:
-                findings += lint_principal(statement[element], child_path(path, element))
-        if effect == "Allow":
+                findings += lint_principal(statement[element], path, element)
+        if statement.get("Effect") == "Allow":
             findings += lint_allow_risks(statement, path, label, allow_public=self.allow_public_principal)
         findings += self._actions(statement, path, label)
         findings += self._resources(statement, path, label)
@@ -145,20 +145,16 @@ class StatementLinter:
                     'KMS actions it is meant to cover, e.g. "Action": "kms:Decrypt".',
                 )
             ]
-        value, element_path = statement[element], child_path(path, element)
+        value = statement[element]
         if not is_string_list(value):
-            return [
-                make_finding(
-                    "ERROR",
-                    "INVALID_TYPE",
-                    element_path,
-                    f"{element} must be a string or a list of strings.",
-                )
-            ]
+            return [_not_strings(path, element)]
         negated = element == "NotAction"
         findings: list[Finding] = []
-        for action, action_path in string_items(value, element_path):
-            findings += lint_action(action, action_path, negated=negated)
+        for index, action in enumerate(strings(value)):
+            problem = action_problem(action, negated)
+            if problem is not None:
+                where = item_path(child_path(path, element), value, index)
+                findings.append(make_finding(problem[0], problem[1], where, problem[2]))
         return findings
 
     # -- resources ---------------------------------------------------------------------
@@ -175,21 +171,16 @@ class StatementLinter:
                     '"Resource": "*" (in a key policy, "*" means this key).',
                 )
             ]
-        value, element_path = statement[element], child_path(path, element)
+        value = statement[element]
         if not is_string_list(value):
-            return [
-                make_finding(
-                    "ERROR",
-                    "INVALID_TYPE",
-                    element_path,
-                    f"{element} must be a string or a list of strings.",
-                )
-            ]
+            return [_not_strings(path, element)]
+        if element == "Resource" and value in ("*", ["*"]):
+            return []
         check = self._resource if element == "Resource" else self._not_resource
         return [
             found
-            for resource, resource_path in string_items(value, element_path)
-            if (found := check(resource, resource_path)) is not None
+            for index, resource in enumerate(strings(value))
+            if (found := check(resource, item_path(child_path(path, element), value, index))) is not None
         ]
 
     def _resource(self, resource: str, path: str) -> Finding | None:
@@ -222,6 +213,11 @@ class StatementLinter:
                 f'NotResource "{resource}" excludes this key, so the statement never applies to it',
             )
         return _not_star(f'The statement uses NotResource "{resource}" instead of a Resource', path)
+
+
+def _not_strings(path: str, element: str) -> Finding:
+    message = f"{element} must be a string or a list of strings."
+    return make_finding("ERROR", "INVALID_TYPE", child_path(path, element), message)
 
 
 def _not_star(subject: str, path: str) -> Finding:

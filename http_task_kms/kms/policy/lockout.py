@@ -24,6 +24,7 @@ is unknown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .arns import AwsPrincipal, classify_aws_principal, parse_arn
 from .conditions import Tri, evaluate_condition, tri_and
-from .model import as_list, glob_match, iter_statements, statement_label
+from .model import as_list, glob_match, is_object, iter_statements, statement_label
 
 __all__ = [
     "CALLER_KINDS",
@@ -73,7 +74,7 @@ def caller_principal_arns(caller_arn: str) -> list[str]:
     return [caller_arn]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Outcome:
     """How one statement relates to the request."""
 
@@ -124,7 +125,7 @@ class _Evaluator:
     def _match(self, principal: Any) -> tuple[Strength | None, str]:
         if principal == "*":
             return "named", 'its principal is "*" (anyone)'
-        if not isinstance(principal, Mapping):
+        if not is_object(principal):
             return None, ""
         best: tuple[Strength | None, str] = (None, "")
         for value in as_list(principal.get("AWS")):
@@ -156,7 +157,7 @@ class _Evaluator:
             return True, "its NotPrincipal does not exclude the caller"
         if strength == "account":
             return True, "its NotPrincipal lists the caller's account but not the caller itself"
-        listed = as_list(excluded.get("AWS")) if isinstance(excluded, Mapping) else []
+        listed = as_list(excluded.get("AWS")) if is_object(excluded) else []
         account_listed = self.caller.kind == "root" or any(
             isinstance(value, str)
             and classify_aws_principal(value).kind in ("account", "root")
@@ -176,11 +177,9 @@ class _Evaluator:
     def _action(statement: Mapping[str, Any]) -> Tri:
         for element, inverted in (("Action", False), ("NotAction", True)):
             if element in statement:
-                matched = any(
-                    isinstance(pattern, str) and glob_match(pattern, _ACTION, ignore_case=True)
-                    for pattern in as_list(statement[element])
-                )
-                return matched != inverted
+                value = statement[element]
+                patterns = (value,) if isinstance(value, str) else tuple(as_list(value))
+                return _names_put_key_policy(patterns) != inverted
         return False
 
     def _resource(self, statement: Mapping[str, Any]) -> Tri:
@@ -193,7 +192,8 @@ class _Evaluator:
                     return not inverted
                 return None if patterns else inverted
             key_arn = self.key_arn
-            return any(glob_match(p, key_arn, ignore_case=False) for p in patterns) != inverted
+            matched = "*" in patterns or any(glob_match(p, key_arn, ignore_case=False) for p in patterns)
+            return matched != inverted
         return False
 
     # -- one statement -------------------------------------------------------------------
@@ -217,6 +217,12 @@ class _Evaluator:
         # Grants kms:PutKeyPolicy, but its principal or condition rules this caller out.
         grants_others = applies is False and tri_and(action, resource) is not False
         return _Outcome(path, label, str(effect), applies, strength, "; ".join(reasons), grants_others)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_put_key_policy(patterns: tuple[Any, ...]) -> bool:
+    """Whether an Action element's items match kms:PutKeyPolicy (memoised: policies repeat them)."""
+    return any(isinstance(p, str) and glob_match(p, _ACTION, ignore_case=True) for p in patterns)
 
 
 def _names(outcomes: list[_Outcome]) -> str:
@@ -260,7 +266,7 @@ def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | 
     outcomes = [
         outcome
         for path, statement in iter_statements(policy)
-        if isinstance(statement, Mapping) and (outcome := evaluator.evaluate(statement, path)) is not None
+        if is_object(statement) and (outcome := evaluator.evaluate(statement, path)) is not None
     ]
     return _verdict(outcomes, caller_arn)
 

@@ -10,7 +10,7 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,12 +29,14 @@ __all__ = [
     "did_you_mean",
     "glob_match",
     "has_condition",
+    "is_object",
     "is_string_list",
+    "item_path",
     "iter_statements",
     "json_type",
     "make_finding",
     "statement_label",
-    "string_items",
+    "strings",
 ]
 
 #: Elements allowed at the top of a policy document.
@@ -116,6 +118,11 @@ def child_path(path: str, key: str | int) -> str:
     return f"{path}['{escaped}']"
 
 
+def is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """Whether ``value`` is a JSON object (a mapping; a ``dict`` is told at once, without the ABC)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def as_list(value: Any) -> list[Any]:
     """A policy value that may be one item or a list, as a list (``None`` → ``[]``)."""
     if value is None:
@@ -130,7 +137,7 @@ def iter_statements(policy: Mapping[str, Any]) -> list[tuple[str, Any]]:
     statement = policy.get("Statement")
     if isinstance(statement, list):
         return [(f"$.Statement[{index}]", item) for index, item in enumerate(statement)]
-    if isinstance(statement, Mapping):
+    if is_object(statement):
         return [("$.Statement", statement)]
     return []
 
@@ -207,13 +214,19 @@ def make_finding(severity: Severity, code: str, path: str, message: str) -> Find
 
 def is_string_list(value: Any) -> bool:
     """Whether ``value`` is a string or a list of strings."""
-    return isinstance(value, str) or (
-        isinstance(value, list) and all(isinstance(item, str) for item in value)
-    )
-
-
-def string_items(value: str | list[str], path: str) -> list[tuple[str, str]]:
-    """``(item, JSONPath)`` for each item of a string-or-list element at ``path``."""
     if isinstance(value, str):
-        return [(value, path)]
-    return [(item, child_path(path, index)) for index, item in enumerate(value)]
+        return True
+    return isinstance(value, list) and not [item for item in value if not isinstance(item, str)]
+
+
+def strings(value: str | list[str]) -> list[str]:
+    """The items of a string-or-list element (see :func:`item_path` for where each one is)."""
+    return [value] if isinstance(value, str) else value
+
+
+def item_path(path: str, value: str | list[str], index: int) -> str:
+    """JSONPath of item ``index`` of the string-or-list element ``value`` at ``path``.
+
+    Built only for a finding: paths are not made for the items nothing is said about.
+    """
+    return path if isinstance(value, str) else f"{path}[{index}]"
