@@ -460,7 +460,7 @@ def test_commands_leak_nothing_as_subprocesses(sweep, fault, tmp_path):
         assert "Traceback" not in stderr, (name, stderr[-3000:])
         json.loads(stdout)
         if case.signs:
-            assert "DEBUG botocore.auth: CanonicalRequest" in stderr, name
+            assert "DEBUG http_task_kms.auth.sigv4_fast: CanonicalRequest" in stderr, name
         assert_no_leaks({f"{name} stdout": stdout, f"{name} stderr": stderr}, secrets)
     assert_no_leaks(files_under(sweep.home, sweep.backups), secrets)
 

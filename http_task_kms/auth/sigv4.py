@@ -1,4 +1,4 @@
-"""AWS credentials (botocore's chain) and SigV4 signing (botocore's ``SigV4Auth``).
+"""AWS credentials (botocore's chain) and SigV4 signing (:mod:`.sigv4_fast`, else botocore's ``SigV4Auth``).
 
 Credentials are resolved once per process and profile; refreshable credentials are
 frozen once per signature, so the access key, secret and session token always belong to
@@ -23,8 +23,11 @@ from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from .. import redact
 from ..errors import CredentialsError, CredentialsNotFound
+from . import sigv4_fast
 
-__all__ = ["AwsCredentials", "SigV4Signer"]
+__all__ = ["AwsCredentials", "SigV4Signer", "sign_with_botocore"]
+
+redact.protect_logger(sigv4_fast.LOG.name)  # the canonical request shows the session token
 
 
 class AwsCredentials:
@@ -149,7 +152,8 @@ class _SkewCorrectedSigV4Auth(SigV4Auth):
 
 
 class SigV4Signer:
-    """SigV4 with botocore: one frozen credential set per signature."""
+    """SigV4: :mod:`.sigv4_fast` for the requests it covers, botocore for the rest; one frozen
+    credential set per signature."""
 
     def __init__(self, credentials: AwsCredentials) -> None:
         self.credentials = credentials
@@ -165,14 +169,56 @@ class SigV4Signer:
         region: str,
         clock_offset: float = 0.0,
     ) -> dict[str, str]:
-        """Sign one attempt; adds X-Amz-Date, X-Amz-Security-Token (if any) and Authorization."""
-        redact.protect_logger("botocore.auth")  # it logs the canonical request and the signature
-        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+        """Sign one attempt; adds X-Amz-Date, X-Amz-Security-Token (if any) and Authorization.
+
+        A request of the shape :mod:`.sigv4_fast` covers (every request this tool makes) is
+        signed there; any other by botocore.
+        """
         frozen = self.credentials.frozen()
-        if clock_offset:
-            _SkewCorrectedSigV4Auth(frozen, service, region, clock_offset).add_auth(request)
-        else:
-            SigV4Auth(frozen, service, region).add_auth(request)
-        signed = dict(request.headers.items())
+        signed = sigv4_fast.sign(
+            method,
+            url,
+            headers,
+            body,
+            access_key=str(frozen.access_key),  # strings: frozen() checked them
+            secret_key=str(frozen.secret_key),
+            token=frozen.token,
+            service=service,
+            region=region,
+            clock_offset=clock_offset,
+        )
+        if signed is None:
+            signed = sign_with_botocore(
+                method,
+                url,
+                headers,
+                body,
+                credentials=frozen,
+                service=service,
+                region=region,
+                clock_offset=clock_offset,
+            )
         redact.register_authorization(signed.get("Authorization", ""))
         return signed
+
+
+def sign_with_botocore(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    credentials: ReadOnlyCredentials,
+    service: str,
+    region: str,
+    clock_offset: float = 0.0,
+) -> dict[str, str]:
+    """botocore's ``SigV4Auth`` (the reference :mod:`.sigv4_fast` is held to): ``headers`` plus
+    X-Amz-Date, X-Amz-Security-Token (if any) and Authorization."""
+    redact.protect_logger("botocore.auth")  # it logs the canonical request and the signature
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    if clock_offset:
+        _SkewCorrectedSigV4Auth(credentials, service, region, clock_offset).add_auth(request)
+    else:
+        SigV4Auth(credentials, service, region).add_auth(request)
+    return dict(request.headers.items())
