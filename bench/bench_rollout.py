@@ -277,12 +277,15 @@ def main() -> None:
             measured = _quota(quota_keys, rate, work, sid=f"Quota{int(rate)}")
             summary, stub = measured["summary"], measured["stub"]
             accepted = stub["acceptedRate"] or 0.0
+            share = (
+                f"{accepted / rate:.1%} of the configured rate"
+                if rate <= 15.0
+                else f"{accepted / 15.0:.1%} of the quota (the configured rate is {rate / 15.0:g} times it)"
+            )
             print(
                 f"quota, --rate {rate:g} against 15/s: {summary['changed']} keys changed, "
-                f"{summary['failed']} failed; the stub accepted {accepted:.2f} PutKeyPolicy/s = "
-                f"{accepted / min(rate, 15.0):.1%} of the configured rate"
-                + (f" ({accepted / 15.0:.1%} of the quota)" if rate > 15.0 else "")
-                + f"; the rollout's achievedRate {summary['achievedRate']}; throttled answers "
+                f"{summary['failed']} failed; the stub accepted {accepted:.2f} PutKeyPolicy/s = {share}; "
+                f"the rollout's achievedRate {summary['achievedRate']}; throttled answers "
                 f"{stub['throttled']}, keys that saw throttling {summary['thisRun']['throttled']}"
             )
         stub = Stub()

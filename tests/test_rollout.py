@@ -489,6 +489,10 @@ def test_a_dry_run_reads_diffs_and_access_diffs_every_key_and_sends_no_put_key_p
     )
     assert code == 2
     assert "dry run" in json.dumps(refused["error"]["problems"])
+    code, refused = cli("rollback", "--journal", str(journal), "--endpoint-url", proxy.url)
+    assert code == 2
+    assert "dry run" in json.dumps(refused["error"]["problems"])
+    assert proxy.seen["PutKeyPolicy"] == 0
 
 
 def test_retry_failed_runs_only_the_keys_that_failed(cli, proxy, keys, admin, tmp_path):

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...config import ROLLOUT_CONCURRENCY
+from ...errors import InputError
+from ...redact import redact_text
 from ..backup import read_backup
 from ..rollback import restore_parameters, rollback_problems
 from ..safety import SafetyHooks
@@ -88,7 +90,7 @@ class _Restore:
         try:
             return self._work(item)
         except Exception as exc:  # a bug of ours: this key's failure
-            return self._failed(item, "InternalError", f"{type(exc).__name__}: {exc}")
+            return self._failed(item, "InternalError", redact_text(f"{type(exc).__name__}: {exc}"))
 
     def _work(self, item: _Written) -> Outcome:
         try:
@@ -126,6 +128,10 @@ class _Restore:
 
     def run(self) -> dict[str, Any]:
         self.header = read_header(self.journal)
+        if self.header.dryRun:
+            raise InputError(
+                "journal", f"{self.journal} is a dry run's journal: it wrote nothing to roll back"
+            )
         total = sum(
             1 for _ in _first_writes(self.journal, self.header)
         )  # every line checked before anything is sent

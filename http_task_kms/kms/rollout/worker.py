@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ...redact import redact_text
 from ..backup import read_backup
 from ..safety import SafetyHooks
 from .change import Buckets, Change, change_key, reason_of
@@ -65,7 +66,7 @@ class KeyWorker:
                 item.index, item.key, "failed", code="JournalError", reason=str(exc), fatal=str(exc)
             )
         except Exception as exc:  # a bug of ours: this key's failure, the run goes on
-            code, reason = "InternalError", f"{type(exc).__name__}: {exc}"
+            code, reason = "InternalError", redact_text(f"{type(exc).__name__}: {exc}")
             try:
                 return self._failed(item, code, reason)
             except OSError as journal_error:
