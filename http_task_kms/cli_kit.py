@@ -22,6 +22,7 @@ from .errors import InputError, Problem, RequestValidationError
 if TYPE_CHECKING:
     from .client import Client
     from .result import TestRequestResult
+    from .transport import Transport
 
 __all__ = [
     "EXIT_FAILED",
@@ -100,7 +101,7 @@ def setup_logging(debug: bool) -> None:
         )
 
 
-def make_client(spec: str | None = None, **given: Any) -> Client:
+def make_client(spec: str | None = None, *, transport: Transport | None = None, **given: Any) -> Client:
     """A client for these command-line values: the core's become Options, any other a plugin option."""
     from .client import Client  # noqa: PLC0415
     from .options import Options  # noqa: PLC0415
@@ -108,7 +109,7 @@ def make_client(spec: str | None = None, **given: Any) -> Client:
     core = {k: v for k, v in given.items() if k in Options.model_fields and k != "plugin_options"}
     plugin = {k: v for k, v in given.items() if k not in core and k not in _COMMAND_ONLY and v is not None}
     try:
-        return Client(Options(**core, plugin_options=plugin), spec=spec)
+        return Client(Options(**core, plugin_options=plugin), spec=spec, transport=transport)
     except RequestValidationError as exc:
         fail(exc.problems)
 

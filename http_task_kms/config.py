@@ -21,6 +21,7 @@ from typing import Final
 __all__ = [
     "BACKOFF_RATE",
     "CONNECT_TIMEOUT_SECONDS",
+    "DESCRIBE_KEY_RATE",
     "EXPRESSION_ARRAY_ITEMS",
     "EXPRESSION_RESULT_BYTES",
     "EXPRESSION_SECONDS",
@@ -29,7 +30,9 @@ __all__ = [
     "EXPRESSION_WORKERS",
     "EXPRESSION_WORKER_GRACE_SECONDS",
     "EXPRESSION_WORKER_MEMORY_BYTES",
+    "GET_KEY_POLICY_RATE",
     "IDENTITY_ATTEMPTS",
+    "LIST_KEYS_RATE",
     "MAX_ATTEMPTS",
     "MAX_BACKUP_BYTES",
     "MAX_BODY_BYTES",
@@ -37,6 +40,7 @@ __all__ = [
     "MAX_DELAY_SECONDS",
     "MAX_INPUT_BYTES",
     "MAX_JOURNAL_BYTES",
+    "MAX_JOURNAL_LINE_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_KEY_LIST_BYTES",
     "MAX_POLICY_FILE_BYTES",
@@ -47,8 +51,12 @@ __all__ = [
     "MAX_WORKFLOW_INPUT_BYTES",
     "MIN_CLOCK_CORRECTION_SECONDS",
     "PRINCIPAL_WAIT_SECONDS",
+    "PUT_KEY_POLICY_RATE",
     "READ_TIMEOUT_SECONDS",
     "RETRY_INTERVAL_SECONDS",
+    "ROLLOUT_CONCURRENCY",
+    "ROLLOUT_LISTED_KEYS",
+    "ROLLOUT_MAX_CONCURRENCY",
     "VERIFY_INTERVAL_SECONDS",
     "VERIFY_READS",
     "VERIFY_TIMEOUT_SECONDS",
@@ -66,11 +74,14 @@ MAX_TASK_BYTES: Final = 1 * MiB
 MAX_POLICY_FILE_BYTES: Final = 1 * MiB
 #: A key-policy backup file (``rollback BACKUP_FILE``): one policy and a few fields.
 MAX_BACKUP_BYTES: Final = 1 * MiB
-#: A list of keys (``apply --keys FILE``; not there yet): about 10,000 key ARNs.
+#: A list of keys (``apply --keys FILE``, and the list ``apply --all-keys`` writes beside its
+#: journal): about 13,000 key ARNs or 28,000 key IDs.
 MAX_KEY_LIST_BYTES: Final = 1 * MiB
-#: A bulk-change journal (``apply --journal FILE``; not there yet): one entry per key of a
-#: key list, each several times the size of the key's ARN.
+#: A rollout's journal (``apply --journal FILE``, read again by ``--resume``, ``--retry-failed``
+#: and ``rollback --journal``): two events per key of a key list, each a few hundred bytes.
 MAX_JOURNAL_BYTES: Final = 16 * MiB
+#: One line (event) of a journal.
+MAX_JOURNAL_LINE_BYTES: Final = 64 * 1024
 #: ``--spec``: an OpenAPI document (the whole KMS API is 800 KB of YAML).
 MAX_SPEC_BYTES: Final = 16 * MiB
 #: Nodes of a ``--spec`` document with every YAML alias expanded (KMS's has 23,000): a
@@ -146,3 +157,22 @@ VERIFY_INTERVAL_SECONDS: Final = 0.5
 #: Longest the verification keeps reading, in seconds (``--verify-timeout``): past it, a policy
 #: that still reads back as the previous one is "not verified".
 VERIFY_TIMEOUT_SECONDS: Final = 30.0
+
+# -- rollouts (``apply``): requests per second, per account and Region ------------------------------
+#: Writing a key policy: its own quota, 15 per second per account and Region (adjustable; not
+#: shared with cryptographic operations) — ``--rate``.
+PUT_KEY_POLICY_RATE: Final = 15.0
+#: Reading a key policy (the read before each write, the read-backs): a tenth of its quota of
+#: 1,000 per second, leaving the rest to whatever else runs in the account — ``--read-rate``.
+GET_KEY_POLICY_RATE: Final = 100.0
+#: Describing a key (``--all-keys``): a tenth of its quota of 1,000 per second — ``--describe-rate``.
+DESCRIBE_KEY_RATE: Final = 100.0
+#: Listing keys (``--all-keys``, 1,000 keys a page): a tenth of its quota of 100 per second.
+LIST_KEYS_RATE: Final = 10.0
+#: Keys worked on at once (``--concurrency``): enough to keep 15 writes a second going while
+#: each written policy is read back (two reads 0.5 s apart by default).
+ROLLOUT_CONCURRENCY: Final = 16
+#: The most ``--concurrency`` accepts (each worker holds one connection of the pool).
+ROLLOUT_MAX_CONCURRENCY: Final = 64
+#: Failed and skipped keys listed by name in a rollout's summary (all of them are in the journal).
+ROLLOUT_LISTED_KEYS: Final = 100

@@ -147,7 +147,9 @@ class Transport:
         jitter: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
         max_body_bytes: int = MAX_BODY_BYTES,
+        pool_size: int = 10,
     ) -> None:
+        """``pool_size``: connections kept per host (at least as many as threads sending at once)."""
         self.session = session or requests.Session()
         # The environment is read once per endpoint (below), not on every request as requests
         # does by default; this also keeps ~/.netrc credentials out of our requests.
@@ -155,8 +157,8 @@ class Transport:
         self._environment: dict[str, tuple[dict[str, str], str | bool]] = {}
         # Each attempt has a deadline: connect by the connect timeout, the whole response by the
         # read timeout (not only each read of it).
-        self.session.mount("https://", DeadlineAdapter(max_retries=0))
-        self.session.mount("http://", DeadlineAdapter(max_retries=0))
+        self.session.mount("https://", DeadlineAdapter(max_retries=0, pool_maxsize=pool_size))
+        self.session.mount("http://", DeadlineAdapter(max_retries=0, pool_maxsize=pool_size))
         self._sleep, self._jitter, self._wall_clock = sleep, jitter, wall_clock
         self._max_body = max_body_bytes
         #: Clock corrections by endpoint (``scheme://host:port``): each server corrects its own.

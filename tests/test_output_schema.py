@@ -30,11 +30,13 @@ from conftest import policy_for
 from faultserver import FaultServer, aws_error, by_target, large, ok
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from rolloutfiles import write_journal
 
 from http_task_kms import Client, schemas
 from http_task_kms.cli import main, run
 from http_task_kms.kms import schemas as kms_schemas
 from http_task_kms.kms.backup import write_backup
+from http_task_kms.kms.rollout.placeholders import fingerprint
 
 CALLER = "arn:aws:iam::123456789012:user/schema"
 OLDER = json.dumps(policy_for(CALLER, "arn:aws:iam::123456789012:role/old"))
@@ -216,6 +218,65 @@ def _put_moto(env: Env, *, again: bool = False) -> list[str]:
         "--backup-dir",
         env.backups,
     ]
+
+
+def _apply(env: Env, keys: list[str], policy: dict[str, Any]) -> list[str]:
+    """``apply`` to the local KMS, as the admin (the journal beside the inputs)."""
+    journal = env.tmp / "inputs" / f"rollout-{len(list(env.tmp.glob('inputs/rollout-*')))}.journal"
+    journal.parent.mkdir(exist_ok=True)
+    return [
+        "--policy",
+        env.write("rollout-policy.json", policy),
+        "--keys",
+        env.write("rollout-keys.txt", "".join(f"{key}\n" for key in keys)),
+        "--journal",
+        str(journal),
+        "--endpoint-url",
+        env.kms_url,
+        "--region",
+        "us-east-1",
+        "--backup-dir",
+        env.backups,
+        "--verify-interval",
+        "0.01",
+    ]
+
+
+_NO_SUCH_KEY = "0badc0de-0000-4000-8000-000000000000"
+
+
+def _applied(document: Any) -> None:
+    assert (document["changed"], document["failed"], document["thisRun"]["putKeyPolicy"]) == (2, 0, 2)
+
+
+def _one_failed(document: Any) -> None:
+    assert (document["changed"], document["failed"]) == (1, 1)
+    assert document["failedKeys"][0]["code"] == "NotFoundException"
+
+
+def _rolled_back_journal(env: Env) -> list[str]:
+    """A rollout that wrote one key (policy B over A, A backed up), for ``rollback --journal``."""
+    key = env.make_key()
+    before, after = policy_for(env.admin_arn, "arn:aws:iam::123456789012:role/old"), policy_for(env.admin_arn)
+    env.put_policy(key, before)
+    backup = write_backup(
+        env.tmp / "inputs", key_id=key, region="us-east-1", policy=json.dumps(before), endpoint=env.kms_url
+    )
+    env.put_policy(key, after)
+    journal = write_journal(
+        env.tmp / "rolled-back.journal",
+        region="us-east-1",
+        endpoint=env.kms_url,
+        writes=[(key, str(backup), fingerprint(after) or "")],
+    )
+    return [
+        *("--journal", journal, "--endpoint-url", env.kms_url),
+        *("--backup-dir", env.backups, "--verify-interval", "0.01"),
+    ]
+
+
+def _restored_one(document: Any) -> None:
+    assert (document["restored"], document["failed"]) == (1, 0)
 
 
 def _fault(env: Env, *rest: str) -> list[str]:
@@ -506,6 +567,41 @@ def _cases() -> list[Case]:
             creds="fake",
         ),
         _case(
+            "rollback",
+            "journal",
+            _rolled_back_journal,
+            0,
+            f"{KMS}#/$defs/rollbackJournal",
+            creds="admin",
+            check=_restored_one,
+        ),
+        _case(
+            "apply",
+            "moto",
+            lambda e: _apply(e, [e.make_key(), e.make_key()], policy_for(e.admin_arn)),
+            0,
+            f"{KMS}#/$defs/applySummary",
+            creds="admin",
+            check=_applied,
+        ),
+        _case(
+            "apply",
+            "a-key-fails",
+            lambda e: _apply(e, [e.make_key(), _NO_SUCH_KEY], policy_for(e.admin_arn)),
+            1,
+            f"{KMS}#/$defs/applySummary",
+            creds="admin",
+            check=_one_failed,
+        ),
+        _case(
+            "apply",
+            "bad-policy",
+            lambda e: _apply(e, ["1234abcd-12ab-34cd-56ef-1234567890ab"], _PUBLIC),
+            2,
+            f"{KMS}#/$defs/result",
+            creds="admin",
+        ),
+        _case(
             "demo",
             "embedded-kms",
             lambda e: [],
@@ -788,6 +884,36 @@ def test_plugin_extras_our_own_listed_and_a_third_party_s_namespaced(rendered):
     assert errors(f"{KMS}#/$defs/result", {**rendered, "diff": {"added": []}}) != []
 
 
+_SUMMARY: dict[str, Any] = {
+    "ok": False,
+    "dryRun": False,
+    "journal": "r.journal",
+    "region": "us-east-1",
+    "keys": 3,
+    "changed": 2,
+    "unchanged": 0,
+    "skipped": 0,
+    "failed": 1,
+    "pending": 0,
+    "thisRun": {
+        "changed": 2,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+        "resumed": 0,
+        "putKeyPolicy": 3,
+        "throttled": 0,
+    },
+    "failedKeys": [{"key": "k", "code": "AccessDeniedException", "reason": "no"}],
+    "skippedKeys": [],
+    "elapsedSeconds": 1.5,
+    "configuredRate": 15.0,
+    "achievedRate": 14.2,
+    "stopped": None,
+    "interrupted": None,
+}
+
+
 def test_wrong_documents_of_the_other_commands_fail_validation():
     template = Client().registry.get("kms.PutKeyPolicy")
     task, schema = template.to_task(), template.input_schema()
@@ -810,7 +936,15 @@ def test_wrong_documents_of_the_other_commands_fail_validation():
             },
         ],
         f"{KMS}#/$defs/rollbackResult": [Client().dry_run("kms.ListKeys", {}).to_json()],  # no keyId
+        f"{KMS}#/$defs/apply": [
+            {"ok": True, "changed": 3},  # not a summary, and not a result
+            {**_SUMMARY, "failedKeys": [{"key": "k"}]},  # a failed key without its reason
+            {**_SUMMARY, "thisRun": {**_SUMMARY["thisRun"], "retried": 1}},  # a count nobody declared
+            {**_SUMMARY, "changed": -1},
+        ],
+        f"{KMS}#/$defs/rollbackJournal": [{**_SUMMARY}],
     }
+    assert errors(f"{KMS}#/$defs/apply", _SUMMARY) == []
     for ref, documents in wrong.items():
         for document in documents:
             assert errors(ref, document) != [], (ref, document)

@@ -32,6 +32,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import KEY_ID, policy_for
 from faultserver import FaultServer, by_target, echo_secrets, loopback_only, ok  # noqa: F401 - loopback_only
+from rolloutfiles import write_journal
 
 from http_task_kms import Client
 from http_task_kms.auth.sigv4 import SigV4Signer
@@ -101,6 +102,30 @@ class Sweep:
         from http_task_kms.kms.workflow import safe_workflow
 
         return self.write("safe-workflow.json", safe_workflow())
+
+    def rollout(self) -> list[str]:
+        """``apply`` of one key to the fault server, its journal under HOME (a new one each time)."""
+        journals = self.home / "rollouts"
+        journals.mkdir(exist_ok=True)
+        journal = journals / f"sweep-{len(list(journals.iterdir()))}.journal"
+        keys = self.write("keys.txt", f"{KEY_ID}\n")
+        policy = self.write("rollout-policy.json", policy_for(CALLER))
+        return ["--policy", policy, "--keys", keys, "--journal", str(journal), "--verify-interval", "0"]
+
+    def rollout_journal(self) -> str:
+        """A journal of a rollout that wrote KEY_ID (to roll back from its backup)."""
+        from http_task_kms.kms.rollout.placeholders import fingerprint
+
+        older = json.dumps(policy_for(CALLER, "arn:aws:iam::123456789012:role/old"))
+        journal = self.home / f"written-{abs(hash(self.fault_url))}.journal"
+        if not journal.exists():
+            write_journal(
+                journal,
+                region="us-east-1",
+                endpoint=self.fault_url,
+                writes=[(KEY_ID, self.backup_file(), fingerprint(older) or "")],
+            )
+        return str(journal)
 
     def backup_file(self) -> str:
         from http_task_kms.kms.backup import write_backup
@@ -257,6 +282,33 @@ CASES = [
             CALLER,
             "--backup-dir",
             str(s.backups),
+            "--debug",
+        ],
+        1,
+        sends_to="fault",
+    ),
+    Case(
+        "apply-fault",
+        "apply",
+        lambda s: ["apply", *s.rollout(), "--endpoint-url", s.fault_url, *_send(s)],
+        1,
+        sends_to="fault",
+    ),
+    Case(
+        "rollback-journal-fault",
+        "rollback",
+        lambda s: [
+            "rollback",
+            "--journal",
+            s.rollout_journal(),
+            "--endpoint-url",
+            s.fault_url,
+            "--caller-arn",
+            CALLER,
+            "--backup-dir",
+            str(s.backups),
+            "--max-attempts",
+            "1",
             "--debug",
         ],
         1,

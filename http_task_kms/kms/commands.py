@@ -4,7 +4,8 @@
   ``--allow-public-principal`` (both, and ``rollback``), ``--force``, ``--backup-dir``,
   ``--principal-wait`` and the verification's ``--no-verify``, ``--verify-reads``,
   ``--verify-interval``, ``--verify-timeout`` (``test-request``, and ``rollback``);
-- commands: ``lint-policy``, ``rollback`` and ``demo``.
+- commands: ``lint-policy``, ``rollback`` (one backup, or ``--journal``: a whole rollout),
+  ``apply`` (one policy to many keys: :mod:`.rollout`) and ``demo``.
 
 Importing this module costs only click: each command imports what it needs when it runs.
 """
@@ -100,8 +101,40 @@ def _verify_options() -> list[click.Option]:
 
 
 def _with_verify_options(command: click.Command) -> click.Command:
-    """Add the verification's options to ``command`` (``rollback``)."""
+    """Add the verification's options to ``command`` (``rollback``, ``apply``)."""
     command.params.extend(_verify_options())
+    return command
+
+
+def _pacing_options() -> list[click.Option]:
+    """How fast a rollout goes (``apply``, ``rollback --journal``): per account and Region."""
+    return [
+        click.Option(
+            ["--rate"],
+            type=click.FloatRange(min=0, min_open=True),
+            default=config.PUT_KEY_POLICY_RATE,
+            show_default=True,
+            help="PutKeyPolicy requests per second (its quota: 15 per account and Region).",
+        ),
+        click.Option(
+            ["--read-rate"],
+            type=click.FloatRange(min=0, min_open=True),
+            default=config.GET_KEY_POLICY_RATE,
+            show_default=True,
+            help="GetKeyPolicy requests per second (the reads before each write and the read-backs).",
+        ),
+        click.Option(
+            ["--concurrency"],
+            type=click.IntRange(min=1, max=config.ROLLOUT_MAX_CONCURRENCY),
+            default=config.ROLLOUT_CONCURRENCY,
+            show_default=True,
+            help="Keys worked on at once (over one connection pool).",
+        ),
+    ]
+
+
+def _with_pacing_options(command: click.Command) -> click.Command:
+    command.params.extend(_pacing_options())
     return command
 
 
@@ -116,7 +149,7 @@ def register(cli: click.Group) -> None:
             ["--safe"], is_flag=True, help="kms.PutKeyPolicy: back up, put, read back (three tasks)."
         )
     )
-    for command in (lint_policy_command, rollback, demo):
+    for command in (lint_policy_command, rollback, apply, demo):
         cli.add_command(command)
 
 
@@ -196,9 +229,15 @@ def _strict_policy(text: str) -> Any:
         return None
 
 
+@_with_pacing_options
 @_with_verify_options
 @click.command()
-@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("backup_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--journal",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Restore every key the rollout of this journal (apply --journal) wrote, from its backups.",
+)
 @endpoint_options
 @send_options
 @click.option("--caller-arn", help=_CALLER_ARN)
@@ -213,12 +252,34 @@ def _strict_policy(text: str) -> Any:
     show_default=True,
     help="Seconds to retry a not-yet-visible new principal (0: off).",
 )
-def rollback(backup_file: str, **kw: Any) -> None:
-    """Restore a backed-up key policy to its own key and endpoint, through every PutKeyPolicy check."""
+def rollback(backup_file: str | None, journal: str | None, **kw: Any) -> None:
+    """Restore a backed-up key policy to its own key and endpoint, through every PutKeyPolicy check.
+
+    With --journal, every key a rollout (apply) wrote, each from its backup.
+    """
     from .backup import read_backup  # noqa: PLC0415
     from .rollback import restore_parameters, rollback_problems  # noqa: PLC0415
 
     setup_logging(kw["debug"])
+    if (backup_file is None) == (journal is None):
+        fail([Problem(field="BACKUP_FILE", message="give either BACKUP_FILE or --journal FILE (not both)")])
+    if journal is not None:
+        if kw["force"]:
+            fail(
+                [
+                    Problem(
+                        field="force",
+                        message="rollback --journal restores only keys that hold the rollout's policy",
+                    )
+                ]
+            )
+        from .rollout.command import rollback_journal_main  # noqa: PLC0415
+
+        kw.pop("force")
+        rollback_journal_main(journal, kw)
+    assert backup_file is not None
+    for name in ("rate", "read_rate", "concurrency"):
+        kw.pop(name)
     try:
         backup = read_backup(backup_file)
     except (OSError, ValueError) as exc:
@@ -232,6 +293,58 @@ def rollback(backup_file: str, **kw: Any) -> None:
     result.extra.update({"keyId": backup["keyId"], "region": backup["region"], "restoredFrom": backup_file})
     emit(result.to_json())
     sys.exit(exit_code(result))
+
+
+@_with_pacing_options
+@_with_verify_options
+@click.command()
+@click.option(
+    "--policy", "policy_file", required=True, metavar="FILE", help="The key policy (JSON) to apply."
+)
+@click.option("--keys", "keys_file", metavar="FILE", help="The keys: one key ID or key ARN a line.")
+@click.option(
+    "--all-keys",
+    is_flag=True,
+    help="Every key of the Region (ListKeys), but AWS managed keys and keys pending deletion.",
+)
+@click.option(
+    "--describe-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=config.DESCRIBE_KEY_RATE,
+    show_default=True,
+    help="DescribeKey requests per second (--all-keys).",
+)
+@click.option(
+    "--journal", metavar="FILE", help="The rollout's journal (default: a new one in the data directory)."
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue the rollout of --journal: keys left sending, then the rest."
+)
+@click.option("--retry-failed", is_flag=True, help="Work on the keys of --journal that failed (only them).")
+@click.option(
+    "--dry-run", is_flag=True, help="Check, read, diff and access-diff every key; send no PutKeyPolicy."
+)
+@endpoint_options
+@send_options
+@click.option("--caller-arn", help=_CALLER_ARN)
+@click.option("--allow-unmanageable-key", is_flag=True, help=_ALLOW_UNMANAGEABLE)
+@click.option("--allow-public-principal", is_flag=True, help=_ALLOW_PUBLIC)
+@click.option("--backup-dir", type=click.Path(file_okay=False), help="Where previous policies are saved.")
+@click.option(
+    "--principal-wait",
+    type=click.FloatRange(min=0),
+    default=config.PRINCIPAL_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to retry a not-yet-visible new principal (0: off).",
+)
+def apply(**kw: Any) -> None:
+    """Apply one key policy to many keys at the PutKeyPolicy quota: checked, backed up, verified, journalled.
+
+    The policy may hold ${$.keyId}, ${$.keyArn}, ${$.accountId} and ${$.region}, rendered per key.
+    """
+    from .rollout.command import apply_main  # noqa: PLC0415
+
+    apply_main(kw)
 
 
 @click.command()

@@ -81,7 +81,7 @@ def build_workflow(
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """``lint-policy``, ``rollback``, ``demo``, and the PutKeyPolicy options of render / test-request."""
+    """``lint-policy``, ``rollback``, ``apply``, ``demo``; PutKeyPolicy options of render, test-request."""
     from .commands import register  # noqa: PLC0415 - click only
 
     register(cli)

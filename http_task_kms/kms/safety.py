@@ -22,6 +22,14 @@ back is not detected: keep the window short.
 
 With ``force`` and a GetKeyPolicy that failed, the policy is sent without a backup and the
 result says so loudly: ``backupFile: null`` and a ``NO_BACKUP`` SECURITY_WARNING.
+
+Seams for a caller that changes many keys (``apply``, :mod:`.rollout`): :class:`SafetyHooks`
+paces every GetKeyPolicy (``before_read``), may refuse a current policy it does not expect
+(``check_current``: a key resumed after an interruption must still show the policy backed up
+or the one sent), and learns the backup file immediately before the write (``before_write``:
+the rollout journals the key as being sent; one fsynced line, like the backup itself).
+:func:`preview_key_policy` is the dry run: the same read, diff and access diff, nothing written.
+By default there are no hooks and nothing changes.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,13 +55,44 @@ from .verify import SKIPPED, Verification, VerifySettings, verify_policy
 if TYPE_CHECKING:
     from ..plugins.types import PreparedRequest, Session
 
-__all__ = ["put_key_policy_safely", "send_with_principal_wait"]
+__all__ = [
+    "NO_HOOKS",
+    "SafetyHooks",
+    "preview_key_policy",
+    "put_key_policy_safely",
+    "send_with_principal_wait",
+]
 
 _PRINCIPAL_WORDS = re.compile(r"principal", re.IGNORECASE)
 _LOCKOUT_WORDS = re.compile(r"not allow you to update the key policy", re.IGNORECASE)
 _MALFORMED_PRINCIPAL_CODES = frozenset(
     {"PRINCIPAL_ARN_INVALID", "ACCOUNT_ID_INVALID", "PRINCIPAL_TYPE_UNKNOWN"}
 )
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class SafetyHooks:
+    """What a caller of many changes may add around one (``apply``); each does nothing by default.
+
+    - ``before_read()``: before every GetKeyPolicy of the change (the read, each read back) —
+      pacing at its quota;
+    - ``check_current(policy)``: the current policy just read; a reason to stop (nothing is
+      backed up or sent) or None;
+    - ``before_write(backup_file)``: after the backup is written, immediately before
+      PutKeyPolicy is sent (``None`` with ``--force`` and no readable policy).
+    """
+
+    before_read: Callable[[], object] = _nothing
+    check_current: Callable[[str], str | None] = _nothing
+    before_write: Callable[[str | None], None] = _nothing
+
+
+#: No hooks: :func:`put_key_policy_safely` as ``test-request`` runs it.
+NO_HOOKS = SafetyHooks()
 
 
 class _Sender(Protocol):
@@ -98,8 +138,9 @@ def send_with_principal_wait(
         delay = min(delay * 2, 15.0)
 
 
-def _read_current(request: PreparedRequest, session: Session) -> TestRequestResult:
+def _read_current(request: PreparedRequest, session: Session, hooks: SafetyHooks) -> TestRequestResult:
     """GetKeyPolicy for the key, with this plugin's own template, at the request's endpoint."""
+    hooks.before_read()
     return session.call(
         own_template("kms.GetKeyPolicy"), {"KeyId": request.body["KeyId"], "PolicyName": "default"}
     )
@@ -141,12 +182,14 @@ def _no_backup_warning(current: TestRequestResult) -> dict[str, Any]:
     }
 
 
-def _send_unread(request: PreparedRequest, session: Session, current: TestRequestResult) -> TestRequestResult:
+def _send_unread(
+    request: PreparedRequest, session: Session, current: TestRequestResult, hooks: SafetyHooks
+) -> TestRequestResult:
     """``--force`` with no current policy to read: send without a backup, and say so loudly."""
     extra: dict[str, Any] = {"previousPolicy": None, "diff": None, "changed": None, "sent": True}
     extra["backupFile"] = None
     extra["access"] = access_json(None, request.body["Policy"], key_id=request.body["KeyId"])
-    result = _write_and_verify(request, session, None, extra)
+    result = _write_and_verify(request, session, None, extra, hooks)
     result.warnings.append(_no_backup_warning(current))
     return result
 
@@ -177,12 +220,14 @@ def _backup(request: PreparedRequest, previous: str, directory: Path) -> Path | 
         return validation_failure([Problem(field="backup-dir", message=message)])
 
 
-def _verify(request: PreparedRequest, session: Session, previous: str | None) -> Verification:
+def _verify(
+    request: PreparedRequest, session: Session, previous: str | None, hooks: SafetyHooks
+) -> Verification:
     """Read the written policy back (GetKeyPolicy through the same session) until KMS shows it."""
     if session.options.get("no_verify"):
         return SKIPPED
     return verify_policy(
-        lambda: _read_current(request, session),
+        lambda: _read_current(request, session, hooks),
         sent=request.body["Policy"],
         previous=previous,
         settings=VerifySettings.from_options(session.options),
@@ -200,10 +245,15 @@ def _not_verified(result: TestRequestResult, verification: Verification) -> None
 
 
 def _write_and_verify(
-    request: PreparedRequest, session: Session, previous: str | None, extra: dict[str, Any]
+    request: PreparedRequest,
+    session: Session,
+    previous: str | None,
+    extra: dict[str, Any],
+    hooks: SafetyHooks,
 ) -> TestRequestResult:
     """Send PutKeyPolicy (with the principal wait), then verify a write that succeeded."""
     shown = {"backupFile": extra["backupFile"], "previousPolicy": extra["previousPolicy"]}
+    hooks.before_write(extra["backupFile"])
     try:
         result = send_with_principal_wait(session, request, wait_seconds=_wait(session.options))
     except Interrupted as interrupted:
@@ -213,7 +263,7 @@ def _write_and_verify(
     if not result.ok:  # nothing was written: nothing to verify
         return result
     try:
-        verification = _verify(request, session, previous)
+        verification = _verify(request, session, previous, hooks)
     except Interrupted as interrupted:
         interrupted.details.update({**shown, "outcome": "written"})
         raise
@@ -223,33 +273,81 @@ def _write_and_verify(
     return result
 
 
-def put_key_policy_safely(request: PreparedRequest, session: Session) -> TestRequestResult:
+def _compare(request: PreparedRequest, previous: str) -> dict[str, Any]:
+    """What changes, from the one read: the diff, and the access diff next to it."""
+    diff = diff_policies(previous, request.body["Policy"])
+    return {
+        "previousPolicy": _as_json(previous),
+        "diff": diff.model_dump(exclude={"changed"}),
+        "access": access_json(previous, request.body["Policy"], key_id=request.body["KeyId"]),
+        "changed": diff.changed,
+    }
+
+
+def _unexpected(current: TestRequestResult, previous: str, reason: str) -> TestRequestResult:
+    """``check_current`` refused the policy just read: nothing backed up, nothing sent."""
+    result = TestRequestResult(
+        ok=False,
+        attempts=current.attempts,
+        error=ErrorDetail(code="UnexpectedPolicy", message=reason, retryable=False, step="GetKeyPolicy"),
+    )
+    result.extra = {"previousPolicy": _as_json(previous), "changed": None, "sent": False}
+    return result
+
+
+def _read_previous(
+    request: PreparedRequest, session: Session, hooks: SafetyHooks
+) -> tuple[TestRequestResult, str | None]:
+    """The one GetKeyPolicy read, and the policy text it gave (None when unreadable)."""
+    current = _read_current(request, session, hooks)
+    previous = current.body.get("Policy") if current.ok and isinstance(current.body, dict) else None
+    return current, previous if isinstance(previous, str) else None
+
+
+def preview_key_policy(
+    request: PreparedRequest, session: Session, hooks: SafetyHooks = NO_HOOKS
+) -> TestRequestResult:
+    """The dry run of :func:`put_key_policy_safely`: read, diff and access-diff; nothing written.
+
+    ``ok`` with ``changed`` (would it be sent), ``previousPolicy``, ``diff``, ``access`` and
+    ``sent: false``; a failed GetKeyPolicy is that call's error, as it is for the real change.
+    """
+    current, previous = _read_previous(request, session, hooks)
+    if previous is None:
+        return _unread(current)
+    refused = hooks.check_current(previous)
+    if refused is not None:
+        return _unexpected(current, previous, refused)
+    warnings = [w.model_dump() for w in request.warnings]
+    preview = TestRequestResult(ok=True, attempts=current.attempts, warnings=warnings)
+    preview.extra = {**_compare(request, previous), "sent": False}
+    return preview
+
+
+def put_key_policy_safely(
+    request: PreparedRequest, session: Session, hooks: SafetyHooks = NO_HOOKS
+) -> TestRequestResult:
     """Read, diff and back up the current policy, send PutKeyPolicy (unless unchanged), verify it.
 
     The one GetKeyPolicy read is made here, immediately before the write (see the module
     documentation, "No lost update"): nothing slow may be added between it and the send.
     """
     options = session.options
-    current = _read_current(request, session)
-    previous = current.body.get("Policy") if current.ok and isinstance(current.body, dict) else None
-    if not isinstance(previous, str):
-        return _send_unread(request, session, current) if options.get("force") else _unread(current)
-    # -- what changes, from the one read: the diff (and the access diff next to it) -------------
-    diff = diff_policies(previous, request.body["Policy"])
-    extra = {
-        "previousPolicy": _as_json(previous),
-        "diff": diff.model_dump(exclude={"changed"}),
-        "access": access_json(previous, request.body["Policy"], key_id=request.body["KeyId"]),
-        "changed": diff.changed,
-    }
-    # ---------------------------------------------------------------------------------------------
-    if not diff.changed and not options.get("force"):
+    current, previous = _read_previous(request, session, hooks)
+    if previous is None:
+        return _send_unread(request, session, current, hooks) if options.get("force") else _unread(current)
+    refused = hooks.check_current(previous)
+    if refused is not None:
+        return _unexpected(current, previous, refused)
+    extra = _compare(request, previous)
+    if not extra["changed"] and not options.get("force"):
         return _unchanged(request, extra)
     backup = _backup(request, previous, Path(options.get("backup_dir") or default_backup_dir()))
     if isinstance(backup, TestRequestResult):
         backup.extra = {**extra, "sent": False}
         return backup
-    return _write_and_verify(request, session, previous, {**extra, "sent": True, "backupFile": str(backup)})
+    extra = {**extra, "sent": True, "backupFile": str(backup)}
+    return _write_and_verify(request, session, previous, extra, hooks)
 
 
 def _as_json(text: str) -> Any:
