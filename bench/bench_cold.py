@@ -22,8 +22,8 @@ directory in a temporary directory (nothing of the machine's AWS setup), and the
 
 Every run must exit 0, and the policy it wrote is then read back (GetKeyPolicy, signed, from
 this process, outside the timing) and must be the one it sent. One warm-up run of each
-first (the disk cache, our parsed-spec cache in the temporary cache directory). Targets
-(issue 15), on ``--verify-interval 0``: ours ≤ 0.5x the aws CLI, ≤ 1.0x awscurl.
+first, none with ``--quick`` (the disk cache, our parsed-spec cache in the temporary cache
+directory). Targets (issue 15), on ``--verify-interval 0``: ours ≤ 0.5x the aws CLI, ≤ 1.0x awscurl.
 ``--profile`` runs ours once more under pyinstrument and prints its profile on stderr.
 """
 
@@ -81,7 +81,9 @@ class Workspace:
 
 
 def _run(argv: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
+    )
     if done.returncode != 0:
         raise SystemExit(
             f"{Path(argv[0]).name} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -175,6 +177,7 @@ def main() -> None:
     )
     args = cli.parse_args()
     rounds = args.rounds or (1 if args.quick else 15)
+    warmup = 0 if args.quick else 1
     need("http-task-kms", "aws", "awscurl")
     from http_task_kms.kms.local import LocalKms
     from http_task_kms.kms.policy.diff import normalise_policy
@@ -201,7 +204,7 @@ def main() -> None:
 
         runs = contenders(space, local.url, env)
         stats = interleave(
-            {name: _ignore_round(run) for name, run in runs.items()}, rounds, warmup=1, after=written
+            {name: _ignore_round(run) for name, run in runs.items()}, rounds, warmup=warmup, after=written
         )
         if args.profile:
             _profile(space, env)
@@ -219,8 +222,8 @@ def main() -> None:
         ),
     ]
     details = [
-        f"- {rounds} run(s) per contender after 1 warm-up run each, interleaved; every run exited 0 "
-        "and its policy was read back from moto (untimed)",
+        f"- {rounds} run(s) per contender after {warmup} warm-up run(s) each, interleaved; "
+        "every run exited 0 and its policy was read back from moto (untimed)",
         "- ours makes 5 requests (GetCallerIdentity, GetKeyPolicy, PutKeyPolicy, 2 GetKeyPolicy "
         "reads) and writes a backup file; the peers make 1",
     ]

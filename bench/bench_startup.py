@@ -4,12 +4,12 @@ Run: ``python bench/bench_startup.py [--quick] [--rounds N] [--profile]``.
 
 Each is a fresh process of the venv's own console script (its ``python`` for ``-c pass``),
 interleaved round by round, with HOME and the cache directory in a temporary directory (one
-warm-up run each first: ``templates`` fills our parsed-spec cache there, as any second run
-on a machine finds it). Reported as the difference of medians over ``python -c pass``.
-Target (issue 15): ``--help`` ≤ +0.10 s. Also shown: how many modules each imports
-(``python -X importtime``, beyond ``python -c pass``'s) and which of botocore, requests,
-jsonschema, pydantic, yaml, jsonata and click are among them. ``--profile``: the 15
-slowest imports (cumulative) of each command, from ``-X importtime``.
+warm-up run each first, none with ``--quick``: ``templates`` fills our parsed-spec cache
+there, as any second run on a machine finds it). Reported as the difference of medians
+over ``python -c pass``. Target (issue 15): ``--help`` ≤ +0.10 s. Also shown: how many
+modules each imports (``python -X importtime``, beyond ``python -c pass``'s) and which of
+botocore, requests, jsonschema, pydantic, yaml, jsonata and click are among them.
+``--profile``: the 15 slowest imports (cumulative) of each command, from ``-X importtime``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def commands() -> dict[str, list[str]]:
 
 
 def _run(argv: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
+    )
     if done.returncode != 0:
         raise SystemExit(f"{argv[1:]} exited {done.returncode}:\n{done.stderr[-2000:]}")
     return done.stderr
@@ -68,13 +70,14 @@ def main() -> None:
     cli.add_argument("--profile", action="store_true", help="the slowest imports of each command (stderr)")
     args = cli.parse_args()
     rounds = args.rounds or (1 if args.quick else 20)
+    warmup = 0 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as directory:
         env = isolated_env(Path(directory) / "home")
         argvs = commands()
-        stats = interleave({name: _process(argv, env) for name, argv in argvs.items()}, rounds, warmup=1)
+        stats = interleave({name: _process(argv, env) for name, argv in argvs.items()}, rounds, warmup=warmup)
         modules = {name: imports(argv, env) for name, argv in argvs.items()}
     baseline = {name for name, _ in modules["python -c pass"]}
-    details = [f"- {rounds} runs per command after 1 warm-up run each, interleaved"]
+    details = [f"- {rounds} run(s) per command after {warmup} warm-up run(s) each, interleaved"]
     for name in ("--help", "templates"):
         names = {module for module, _ in modules[name]}
         heavy = [h for h in HEAVY if h in names]

@@ -267,7 +267,12 @@ def _commit() -> str:
 def setup_block() -> str:
     """The machine, Python and package versions, as Markdown."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    load = "unknown"
+    if hasattr(os, "getloadavg"):
+        averages = os.getloadavg()
+        load = ", ".join(f"{x:.2f}" for x in averages)
+        if averages[0] > (usable or 1):
+            load += " (busy: more runnable tasks than CPUs, so the figures are noisier)"
     versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
     return "\n".join(
         [

@@ -1,13 +1,15 @@
 """Run every benchmark (each ``bench/bench_*.py``, ``bench_rollout.py`` too when it is there),
 then print one summary: the setup block and the table of every row with a peer.
 
-Run: ``python bench/run_all.py [--quick] [--only NAME ...]`` (needs the ``bench`` extra).
+Run: ``python bench/run_all.py [--quick] [--only NAME ...] [--summary FILE]`` (needs the
+``bench`` extra).
 
 ``--quick`` passes ``--quick`` to each (a smoke test: CI runs this; every benchmark must run
-and succeed, its figures are not checked). Without it, the full runs: the summary is the
-README's "Performance" table. Each benchmark runs in its own process, one after the other,
-its output passed through; the rows come back through ``BENCH_ROWS_FILE`` (see
-``bench/common.py``). Exit status 1 when any benchmark failed (all the others still run).
+and succeed, its figures are not checked). Without it, the full runs: the summary (also
+written to ``--summary FILE``) is the README's "Performance" setup block and table. Each
+benchmark runs in its own process, one after the other, its output passed through; the rows
+come back through ``BENCH_ROWS_FILE`` (see ``bench/common.py``). Exit status 1 when any
+benchmark failed (all the others still run).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     """Run them, then print the summary; exit 1 if one failed."""
     cli = parser(__doc__)
     cli.add_argument("--only", nargs="+", metavar="NAME", help="only these (e.g. bench_prepare)")
+    cli.add_argument("--summary", metavar="FILE", help="also write the summary (Markdown) to FILE")
     args = cli.parse_args()
     chosen = [p for p in benchmarks() if not args.only or p.stem in args.only]
     failed: list[str] = []
@@ -57,10 +60,11 @@ def main() -> None:
         rows = [
             Row.from_json(json.loads(line)) for line in rows_file.read_text(encoding="utf-8").splitlines()
         ]
+    summary = "\n\n".join([setup_block(), table(rows), f"- took: {', '.join(took)}"])
     print(f"\n## Summary{' (--quick: a smoke test, figures not meaningful)' if args.quick else ''}\n")
-    print(setup_block() + "\n")
-    print(table(rows) + "\n")
-    print(f"- took: {', '.join(took)}")
+    print(summary)
+    if args.summary:
+        Path(args.summary).write_text(summary + "\n", encoding="utf-8")
     if failed:
         print(f"- FAILED: {', '.join(failed)}")
         sys.exit(1)
