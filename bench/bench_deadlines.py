@@ -1,6 +1,6 @@
 """The cost of the per-attempt deadline on the fast path, against requests' own adapter.
 
-Run: ``python bench/bench_deadlines.py [--rounds N]``.
+Run: ``python bench/bench_deadlines.py [--rounds N] [--quick]``.
 
 A minimal keep-alive server on 127.0.0.1 (plain http and TLS with a certificate made at run
 time) answers every request at once with a small JSON body. Each round sends a POST the way
@@ -113,7 +113,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--block", type=int, default=20, help="requests per sample")
+    parser.add_argument("--quick", action="store_true", help="10 rounds of 5: a smoke test (CI)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.block = 10, 5
     report: dict[str, Any] = {"rounds": args.rounds, "block": args.block}
     with tempfile.TemporaryDirectory() as directory:
         cert, context = self_signed_cert(Path(directory))

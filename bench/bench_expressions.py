@@ -1,6 +1,6 @@
 """The cost of the expression budgets per render (README, "Budgets").
 
-Run: ``python bench/bench_expressions.py [--rounds N]``
+Run: ``python bench/bench_expressions.py [--rounds N] [--quick]``
 
 Each figure is the median time (µs) of rendering a compiled task's url, headers and body over
 a ~2 KB key policy:
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench_put_key_policy import _policy_2kb
+from common import policy_2kb
 
 from http_task_kms import Client, sandbox
 from http_task_kms.expressions import Node, compile_value, render
@@ -55,13 +55,15 @@ def main() -> None:
     """Print one JSON document of medians (µs per render)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2000)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--quick", action="store_true", help="50 rounds: a smoke test (CI)")
+    args = parser.parse_args()
+    rounds = 50 if args.quick else args.rounds
 
     task = Client().registry.get("kms.PutKeyPolicy").to_task()
     params = {
         "region": "us-east-1",
         "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
-        "Policy": _policy_2kb(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/KMSKeyAdmin"),
+        "Policy": policy_2kb(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/KMSKeyAdmin"),
         "BypassPolicyLockoutSafetyCheck": False,
     }
     plain = compile_task(HttpTask.model_validate(task))

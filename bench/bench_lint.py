@@ -1,6 +1,6 @@
 """The cost of linting one key policy: a ~2 KB policy and a realistic ~32 KB one.
 
-Run: ``python bench/bench_lint.py [--rounds N]``. Prints the median of ``lint_policy`` (the
+Run: ``python bench/bench_lint.py [--rounds N] [--quick]``. Prints the median of ``lint_policy`` (the
 offline lint that ``lint-policy``, ``render`` and ``test-request`` run on every PutKeyPolicy)
 over ``N`` runs after a warm-up — of the same text again, and of ``N`` copies whose account
 (so every principal and ARN) differs, which the memoised look-ups have not seen — for:
@@ -203,7 +203,9 @@ def main() -> None:
     """Print the median lint time of the 2 KB and the 32 KB policy (same text; fresh principals)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--quick", action="store_true", help="20 rounds: a smoke test (CI)")
+    args = parser.parse_args()
+    rounds = 20 if args.quick else args.rounds
     from http_task_kms.kms.policy.lint import lint_policy
 
     lint_policy(policy_2kb())  # load the IAM reference once
