@@ -117,9 +117,12 @@ class _Select(Node):
     expression: str
     path: Any  # jsonpath.JSONPath (untyped library)
     singular: bool
+    names: tuple[str, ...] | None = None  # a query of member names only: a walk of mappings
 
     def render(self, params: Any, where: str, out: Rendered) -> Any:
-        if self.singular:  # a few names and indexes: cheap, in process
+        if self.names is not None:
+            outcome = engines.select_members(self.names, params)
+        elif self.singular:  # a few names and indexes: cheap, in process
             outcome = engines.evaluate_jsonpath(self.path, params)
         else:
             outcome = sandbox.evaluate(engines.JSONPATH, self.expression, params)
@@ -257,7 +260,8 @@ def _compile_select(expression: str) -> Node:
         path = engines.compile_jsonpath(expression)
     except jsonpath.JSONPathError as exc:
         return _Invalid(f"${{{expression}}} is not valid JSONPath (RFC 9535): {_first_line(exc)}")
-    return _Select(expression, path, bool(getattr(path, "singular_query", lambda: False)()))
+    singular = bool(getattr(path, "singular_query", lambda: False)())
+    return _Select(expression, path, singular, engines.member_names(path) if singular else None)
 
 
 def _compile_string(text: str, *, own: bool) -> Node:
