@@ -199,7 +199,7 @@ def custom_endpoint(url: str, region: str, *, configured_by: str | None = None) 
             message=f"{region!r} is not a Region of the {', '.join(SUPPORTED_PARTITIONS)} partitions",
         )
     parts = urlsplit(url)
-    return Endpoint(
+    return Endpoint.model_construct(  # valid as built: strings, and the partition's id
         url=f"{parts.scheme}://{parts.netloc}/",
         region=region,
         partition=partition["id"],

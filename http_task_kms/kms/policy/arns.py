@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "ACCOUNT_ID_RE",
@@ -54,10 +53,9 @@ _UNIQUE_ID_RE = re.compile(r"^A(?:IDA|ROA|GPA|IPA|NPA|NVA)[A-Z0-9]{12,}$")
 _NAME_PATH_RE = re.compile(r"^(?:[\x21-\x7e]+/)*[\w+=,.@-]+$")
 
 
-class Arn(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Arn:
     """The five parts of an ARN after ``arn:``; ``resource`` keeps any ``/`` or ``:``."""
-
-    model_config = ConfigDict(frozen=True)
 
     partition: str
     service: str
@@ -123,7 +121,8 @@ PrincipalKind = Literal[
 ]
 
 
-class AwsPrincipal(BaseModel):
+@dataclass(frozen=True, slots=True)
+class AwsPrincipal:
     """What one value of an ``"AWS"`` principal names.
 
     ``account`` and ``partition`` are set whenever the value shows them (a bare account ID
@@ -131,8 +130,6 @@ class AwsPrincipal(BaseModel):
     ``path`` the IAM path (``/`` when none), ``session`` the role-session name. ``problem``
     explains an ``invalid`` value.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     value: str
     kind: PrincipalKind
@@ -196,7 +193,8 @@ def classify_aws_principal(value: str) -> AwsPrincipal:
             return AwsPrincipal(value=value, kind="root", **common)
         if kind in ("user", "role") and rest and _NAME_PATH_RE.match(rest):
             path, name = _split_path(rest)
-            return AwsPrincipal(value=value, kind=kind, name=name, path=path, **common)
+            iam_kind: PrincipalKind = "user" if kind == "user" else "role"
+            return AwsPrincipal(value=value, kind=iam_kind, name=name, path=path, **common)
         if kind == "group":
             return _invalid(value, "IAM groups cannot be principals")
         return _invalid(value, "an IAM principal ARN ends in root, user/<name> or role/<name>")

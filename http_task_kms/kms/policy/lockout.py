@@ -236,7 +236,9 @@ def _verb(outcomes: list[_Outcome], singular: str, plural: str) -> str:
 
 
 def _result(verdict: Verdict, reason: str, outcomes: list[_Outcome]) -> LockoutResult:
-    return LockoutResult(verdict=verdict, reason=reason, statements=[outcome.path for outcome in outcomes])
+    statements = [outcome.path for outcome in outcomes]
+    # valid as built: model_construct skips the validation (a lockout check is run per request)
+    return LockoutResult.model_construct(verdict=verdict, reason=reason, statements=statements)
 
 
 def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | None = None) -> LockoutResult:
