@@ -4,7 +4,8 @@ Supported partitions: ``aws``, ``aws-cn`` and ``aws-us-gov``. For a service boto
 knows, its own endpoint rule set decides (FIPS and dual-stack included); for another
 service, the partition's DNS suffixes give ``{prefix}[-fips].{region}.{suffix}``.
 A custom endpoint URL is used as given (FIPS and dual-stack do not apply), after checks
-that keep credentials from going somewhere unexpected.
+that keep credentials from going somewhere unexpected. botocore is imported when an
+endpoint is first resolved, not with this module (templates need only its Region pattern).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from botocore.loaders import create_loader
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Problem
@@ -50,6 +50,8 @@ class Endpoint(BaseModel):
 
 @functools.cache
 def _partitions() -> list[dict[str, Any]]:
+    from botocore.loaders import create_loader  # noqa: PLC0415 - botocore, only when resolving
+
     data = create_loader().load_data("partitions")
     return [p for p in data["partitions"] if p["id"] in SUPPORTED_PARTITIONS]
 
@@ -57,6 +59,7 @@ def _partitions() -> list[dict[str, Any]]:
 @functools.cache
 def _provider(service: str) -> Any:
     from botocore.endpoint_provider import EndpointProvider  # noqa: PLC0415 - only when resolving
+    from botocore.loaders import create_loader  # noqa: PLC0415
 
     loader = create_loader()
     try:
