@@ -49,19 +49,25 @@ class Endpoint(BaseModel):
 
 
 @functools.cache
-def _partitions() -> list[dict[str, Any]]:
+def _loader() -> Any:
+    """botocore's data loader, one per process: it lists botocore's ~450 service directories
+    once (to find a service's rule set) and keeps what it has loaded."""
     from botocore.loaders import create_loader  # noqa: PLC0415 - botocore, only when resolving
 
-    data = create_loader().load_data("partitions")
+    return create_loader()
+
+
+@functools.cache
+def _partitions() -> list[dict[str, Any]]:
+    data = _loader().load_data("partitions")
     return [p for p in data["partitions"] if p["id"] in SUPPORTED_PARTITIONS]
 
 
 @functools.cache
 def _provider(service: str) -> Any:
     from botocore.endpoint_provider import EndpointProvider  # noqa: PLC0415 - only when resolving
-    from botocore.loaders import create_loader  # noqa: PLC0415
 
-    loader = create_loader()
+    loader = _loader()
     try:
         ruleset = loader.load_service_model(service, "endpoint-rule-set-1")
     except Exception:

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from http_task_kms import engines, expressions
+from http_task_kms import endpoints, engines, expressions
 from http_task_kms.expressions import MISSING, compile_value, render
 from http_task_kms.kms import templates as kms_templates
 
@@ -192,6 +192,34 @@ def test_a_task_jsonata_expression_is_still_checked_when_compiled() -> None:
     out = render(node, {})
     assert out.value is MISSING
     assert "is not a valid JSONata expression" in out.problems[0].message
+
+
+# -- botocore's data, read once per process -----------------------------------------------------
+def _clear_endpoint_caches() -> None:
+    for cached in (endpoints._loader, endpoints._partitions, endpoints._provider):
+        cached.cache_clear()
+
+
+def test_resolving_two_services_lists_botocores_data_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Finding a service's rule set makes botocore's loader list every service directory
+    # (~450); one loader per process does that once, not once per service (KMS, then STS).
+    from botocore import loaders
+
+    listed: list[str] = []
+    real_listdir = loaders.os.listdir
+    data = str(loaders.Loader.BUILTIN_DATA_PATH)
+    monkeypatch.setattr(loaders.os, "listdir", lambda path: listed.append(str(path)) or real_listdir(path))
+    _clear_endpoint_caches()
+    try:
+        kms = endpoints.resolve_endpoint("kms", "eu-west-1", service="kms")
+        sts = endpoints.resolve_endpoint("sts", "eu-west-1", service="sts")
+    finally:
+        _clear_endpoint_caches()
+    assert isinstance(kms, endpoints.Endpoint)
+    assert kms.url == "https://kms.eu-west-1.amazonaws.com/"
+    assert isinstance(sts, endpoints.Endpoint)
+    assert sts.url == "https://sts.eu-west-1.amazonaws.com/"
+    assert listed.count(data) == 1
 
 
 # -- the ready form of the KMS templates ---------------------------------------------------------
