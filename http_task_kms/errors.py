@@ -58,6 +58,10 @@ class Problem:
     field: str
     message: str
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not isinstance(self.message, str):
+            raise TypeError("a Problem's field and message are strings")  # as the model refused others
+
 
 class HttpTaskError(Exception):
     """Base class of every error this package raises on purpose.

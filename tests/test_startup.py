@@ -101,6 +101,21 @@ def test_templates_import_only_pydantic_of_the_heavy_libraries(args: list[str], 
     assert loaded == ["pydantic"]
 
 
+def test_a_problem_is_strict_plain_data_that_results_show_as_before() -> None:
+    from http_task_kms.errors import Problem
+    from http_task_kms.result import ErrorDetail, validation_failure
+
+    problem = Problem(field="KeyId", message="is required")
+    assert problem == Problem(field="KeyId", message="is required")
+    assert len({problem, Problem(field="KeyId", message="is required")}) == 1  # frozen, hashable
+    shown = validation_failure([problem]).to_json()["error"]["problems"]
+    assert shown == [{"field": "KeyId", "message": "is required"}]
+    parsed = ErrorDetail.model_validate({"code": "c", "message": "m", "problems": shown})
+    assert parsed.problems == [problem]
+    with pytest.raises(TypeError):
+        Problem(field=1, message="m")  # type: ignore[arg-type]
+
+
 _RENDER_TEMPLATE = """
 import json, sys
 from http_task_kms.plugins.manager import get_registry
