@@ -37,6 +37,7 @@ from .errors import HttpTaskError, Interrupted, Problem, RequestValidationError
 
 if TYPE_CHECKING:
     from .client import Client
+    from .registry import Registry
     from .render import CompiledTask
 
 __all__ = ["main", "run"]
@@ -78,7 +79,6 @@ def _inputs(client: Client, template_id: str | None, kw: dict[str, Any]) -> tupl
     """The compiled task, its input parameters, and (from --workflow-input) how they were evaluated."""
     from .render import compile_task  # noqa: PLC0415
     from .task import select_task  # noqa: PLC0415
-    from .workflow import evaluate_input  # noqa: PLC0415
 
     if (template_id is None) == (kw["task_file"] is None):
         fail([Problem(field="ID", message="give either a template ID or --task FILE (not both)")])
@@ -94,6 +94,8 @@ def _inputs(client: Client, template_id: str | None, kw: dict[str, Any]) -> tupl
     _, task = select_task(document, kw["task_name"])
     if kw["workflow_input"] is None:
         return compile_task(task), _read_input(kw["input_file"]), None
+    from .workflow import evaluate_input  # noqa: PLC0415 - JSON Schema and expressions: only here
+
     limit, label = config.MAX_WORKFLOW_INPUT_BYTES, "--workflow-input"
     workflow_input = read_json(kw["workflow_input"], "workflow-input", limit=limit, label=label)
     params, problems = evaluate_input(task.inputParameters, workflow_input)
@@ -114,6 +116,13 @@ def _shown_inputs(result: Any, evaluated: Any) -> None:
         result.extra["inputParameters"] = redact_value(evaluated)
 
 
+def _registry(spec: str | None) -> Registry:
+    """The templates (the plugins', or a ``--spec`` document's): no client, nothing to send with."""
+    from .plugins.manager import get_registry  # noqa: PLC0415
+
+    return get_registry(spec)
+
+
 # -- the core's commands -------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="http-task-kms")
@@ -129,7 +138,7 @@ def main() -> None:
 )
 def templates(search: str | None, as_json: bool, spec: str | None) -> None:
     """List the task templates."""
-    registry = make_client(spec).registry
+    registry = _registry(spec)
     found = registry.search(search) if search else list(registry)
     if as_json:
         emit([{"id": t.id, "title": t.title, "summary": t.description.split("\n", 1)[0]} for t in found])
@@ -150,7 +159,7 @@ def template(template_id: str, fmt: str, spec: str | None) -> None:
 
     ``reference`` prints Markdown, as it is (not JSON).
     """
-    chosen = make_client(spec).registry.get(template_id)
+    chosen = _registry(spec).get(template_id)
     if fmt == "reference":
         from .reference import reference_page  # noqa: PLC0415
 

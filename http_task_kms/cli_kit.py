@@ -9,7 +9,6 @@ import: what it needs beyond click is imported when used.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -92,6 +91,8 @@ def exit_code(result: TestRequestResult) -> int:
 
 def setup_logging(debug: bool) -> None:
     """Scrub secrets from every log record of the process; DEBUG logging on stderr if asked."""
+    import logging  # noqa: PLC0415 - not for --help
+
     from . import redact  # noqa: PLC0415
 
     redact.install_log_filter()

@@ -4,7 +4,8 @@ Supported partitions: ``aws``, ``aws-cn`` and ``aws-us-gov``. For a service boto
 knows, its own endpoint rule set decides (FIPS and dual-stack included); for another
 service, the partition's DNS suffixes give ``{prefix}[-fips].{region}.{suffix}``.
 A custom endpoint URL is used as given (FIPS and dual-stack do not apply), after checks
-that keep credentials from going somewhere unexpected.
+that keep credentials from going somewhere unexpected. botocore is imported when an
+endpoint is first resolved, not with this module (templates need only its Region pattern).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from botocore.loaders import create_loader
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Problem
@@ -49,8 +49,17 @@ class Endpoint(BaseModel):
 
 
 @functools.cache
+def _loader() -> Any:
+    """botocore's data loader, one per process: it lists botocore's ~450 service directories
+    once (to find a service's rule set) and keeps what it has loaded."""
+    from botocore.loaders import create_loader  # noqa: PLC0415 - botocore, only when resolving
+
+    return create_loader()
+
+
+@functools.cache
 def _partitions() -> list[dict[str, Any]]:
-    data = create_loader().load_data("partitions")
+    data = _loader().load_data("partitions")
     return [p for p in data["partitions"] if p["id"] in SUPPORTED_PARTITIONS]
 
 
@@ -58,7 +67,7 @@ def _partitions() -> list[dict[str, Any]]:
 def _provider(service: str) -> Any:
     from botocore.endpoint_provider import EndpointProvider  # noqa: PLC0415 - only when resolving
 
-    loader = create_loader()
+    loader = _loader()
     try:
         ruleset = loader.load_service_model(service, "endpoint-rule-set-1")
     except Exception:

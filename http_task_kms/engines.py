@@ -37,8 +37,6 @@ from typing import Any, Final, NamedTuple
 
 import jsonata
 import jsonpath
-import jsonpath.segments
-import jsonpath.selectors
 import regex
 from jsonata.regex_engine import RegexFlags
 from jsonpath import function_extensions
@@ -319,32 +317,6 @@ def _run_jsonpath(path: Any, data: Any, budget: Budget | None) -> Outcome:
     if not found:
         return Outcome()
     return Outcome(found[0] if path.singular_query() else found, True)
-
-
-def member_names(path: Any) -> tuple[str, ...] | None:
-    """The names of a query that is only member names (``$.KeyId``, ``$['a b'].c``), else None.
-
-    Read from python-jsonpath's own parse of the query: each segment a child segment holding
-    one name selector, nothing else (no index, wildcard, filter or descendant).
-    """
-    names = []
-    for segment in getattr(path, "segments", ()):
-        if type(segment) is not jsonpath.segments.JSONPathChildSegment:
-            return None
-        selectors: tuple[Any, ...] = tuple(segment.selectors)
-        if len(selectors) != 1 or type(selectors[0]) is not jsonpath.selectors.NameSelector:
-            return None
-        names.append(str(selectors[0].name))
-    return tuple(names) if names else None
-
-
-def select_members(names: tuple[str, ...], data: Any) -> Outcome:
-    """What a query of member names selects (as :func:`evaluate_jsonpath` would): a walk of mappings."""
-    for name in names:
-        if not isinstance(data, Mapping) or name not in data:
-            return Outcome()
-        data = data[name]
-    return Outcome(data, True)
 
 
 def evaluate_jsonata(compiled: Any, data: Any, budget: Budget | None = None) -> Outcome:

@@ -27,9 +27,8 @@ not exceptions: they become a structured :class:`~http_task_kms.result.TestReque
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "CredentialsError",
@@ -47,13 +46,21 @@ __all__ = [
 ]
 
 
-class Problem(BaseModel):
-    """One reason a request cannot be sent: the field it concerns and the rule it breaks."""
+@dataclass(frozen=True)
+class Problem:
+    """One reason a request cannot be sent: the field it concerns and the rule it breaks.
 
-    model_config = ConfigDict(frozen=True)
+    A frozen dataclass, not a pydantic model, so that this module imports only the standard
+    library and the command line can raise and catch these errors without loading pydantic
+    (``--help``); pydantic models hold it as they would a model (``ErrorDetail.problems``).
+    """
 
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not isinstance(self.message, str):
+            raise TypeError("a Problem's field and message are strings")  # as the model refused others
 
 
 class HttpTaskError(Exception):

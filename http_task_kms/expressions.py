@@ -24,20 +24,28 @@ because they are cheap and cannot loop: singular JSONPath queries (``${$.KeyId}`
 at most a few names and indexes) and our own templates' expressions (``compile_value(...,
 own=True)``, e.g. :meth:`TaskTemplate.url_expression`). Every evaluation, here or there, has
 its own bindings frame, so concurrent renders of one compiled value never see each other's input.
+
+Imports. The engines (python-jsonpath, jsonata-python, regex: about 40 ms) are imported when
+first needed, not with this module. A template's own values need none of them: a
+placeholder that is a plain member name (``${$.KeyId}``) is a lookup in the input
+parameters — exactly what the query selects from a JSON object — and a template's URL
+expression is compiled when it is first rendered (a template's endpoint comes from its
+Region, so usually never).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jsonpath
-
-from . import engines, sandbox
-from .engines import Outcome
 from .errors import Problem
+
+if TYPE_CHECKING:
+    from .engines import Outcome
 
 __all__ = [
     "MISSING",
@@ -51,6 +59,8 @@ __all__ = [
 ]
 
 JSONATA_PREFIX: Final = "jsonata:"
+#: ``$.<name>`` with an ASCII member-name shorthand (RFC 9535): one member of an object.
+_MEMBER: Final = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class _MissingType:
@@ -115,15 +125,27 @@ class _Invalid(Node):
 @dataclass(frozen=True)
 class _Select(Node):
     expression: str
-    path: Any  # jsonpath.JSONPath (untyped library)
+    path: Any  # jsonpath.JSONPath (untyped library); None for a member name, compiled when needed
     singular: bool
-    names: tuple[str, ...] | None = None  # a query of member names only: a walk of mappings
+    member: str | None = None  # ``$.<member>``: over a dict, a lookup selects what the query does
+
+    @functools.cached_property
+    def query(self) -> Any:
+        """The compiled query (``jsonpath.JSONPath``)."""
+        from . import engines  # noqa: PLC0415 - python-jsonpath, only when a query is run
+
+        return self.path if self.path is not None else engines.compile_jsonpath(self.expression)
 
     def render(self, params: Any, where: str, out: Rendered) -> Any:
-        if self.names is not None:
-            outcome = engines.select_members(self.names, params)
-        elif self.singular:  # a few names and indexes: cheap, in process
-            outcome = engines.evaluate_jsonpath(self.path, params)
+        if self.member is not None and type(params) is dict:
+            if self.member in params:
+                return params[self.member]
+            out.missing.append(Missing(field=where, expression="${" + self.expression + "}"))
+            return MISSING
+        from . import engines, sandbox  # noqa: PLC0415 - the engines, only when a query is run
+
+        if self.singular:  # a few names and indexes: cheap, in process
+            outcome = engines.evaluate_jsonpath(self.query, params)
         else:
             outcome = sandbox.evaluate(engines.JSONPATH, self.expression, params)
         if outcome.error is not None:
@@ -135,12 +157,21 @@ class _Select(Node):
 @dataclass(frozen=True)
 class _Jsonata(Node):
     expression: str
-    compiled: Any  # jsonata.Jsonata
+    compiled: Any  # jsonata.Jsonata; None for our own expression until it is first rendered
     own: bool  # one of our templates' expressions: evaluated in process
 
+    @functools.cached_property
+    def program(self) -> Any:
+        """The compiled expression (``jsonata.Jsonata``)."""
+        from . import engines  # noqa: PLC0415 - jsonata-python, only when an expression is run
+
+        return self.compiled if self.compiled is not None else engines.compile_jsonata(self.expression)
+
     def render(self, params: Any, where: str, out: Rendered) -> Any:
+        from . import engines, sandbox  # noqa: PLC0415 - the engines, only when an expression is run
+
         if self.own:
-            outcome = engines.evaluate_jsonata(self.compiled, params)
+            outcome = engines.evaluate_jsonata(self.program, params)
         else:
             outcome = sandbox.evaluate(engines.JSONATA, self.expression, params)
         if outcome.error is not None:
@@ -256,17 +287,27 @@ def _compile_select(expression: str) -> Node:
         return _Invalid(
             f"${{{expression}}} is not a JSONPath query: it must start with '$', e.g. ${{$.KeyId}}"
         )
+    member = _MEMBER.fullmatch(expression)
+    if member is not None:  # always valid RFC 9535, and singular: compiled only if ever needed
+        return _Select(expression, None, True, member[1])
+    import jsonpath  # noqa: PLC0415 - python-jsonpath, only for a query that is not a member name
+
+    from . import engines  # noqa: PLC0415
+
     try:
         path = engines.compile_jsonpath(expression)
     except jsonpath.JSONPathError as exc:
         return _Invalid(f"${{{expression}}} is not valid JSONPath (RFC 9535): {_first_line(exc)}")
-    singular = bool(getattr(path, "singular_query", lambda: False)())
-    return _Select(expression, path, singular, engines.member_names(path) if singular else None)
+    return _Select(expression, path, bool(getattr(path, "singular_query", lambda: False)()))
 
 
 def _compile_string(text: str, *, own: bool) -> Node:
     if text.startswith(JSONATA_PREFIX):
         expression = text[len(JSONATA_PREFIX) :]
+        if own:  # ours (a template's URL): valid, compiled when first rendered
+            return _Jsonata(expression, None, own)
+        from . import engines  # noqa: PLC0415 - jsonata-python, only for an expression
+
         try:
             return _Jsonata(expression, engines.compile_jsonata(expression), own)
         except Exception as exc:

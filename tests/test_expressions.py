@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from http_task_kms import engines
 from http_task_kms.expressions import MISSING, Missing, compile_value, render
 
 PARAMS: dict[str, Any] = {
@@ -301,29 +297,3 @@ def test_a_binding_made_by_one_render_is_gone_in_the_next(own: bool) -> None:
     # a top-level := binds in the evaluation's frame: shared by every render before the fix
     node = compile_value("jsonata:$exists($seen) ? 'leaked' : $seen := 'fresh'", own=own)
     assert [render(node, {}).value for _ in range(3)] == ["fresh", "fresh", "fresh"]
-
-
-# -- a query of member names is a walk of mappings: the same answers as python-jsonpath's ---------
-NAMES = st.sampled_from(["a", "b", "KeyId", "a b", "é", "0", "$", "'"])
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES, inner, max_size=4),
-    max_leaves=12,
-)
-
-
-def _query(names: list[str]) -> str:
-    return "$" + "".join(f"[{json.dumps(name)}]" if not name.isidentifier() else f".{name}" for name in names)
-
-
-@settings(max_examples=600, deadline=None)
-@given(names=st.lists(NAMES, min_size=1, max_size=3), data=JSON)
-def test_a_member_walk_selects_what_python_jsonpath_selects(names: list[str], data: Any) -> None:
-    path = engines.compile_jsonpath(_query(names))
-    assert engines.member_names(path) == tuple(names)
-    assert engines.select_members(tuple(names), data) == engines.evaluate_jsonpath(path, data)
-
-
-@pytest.mark.parametrize("query", ["$.a[0]", "$..a", "$.*", "$.a['b','c']", "$[?@.a]", "$", "$.a[-1]"])
-def test_other_queries_are_left_to_python_jsonpath(query: str) -> None:
-    assert engines.member_names(engines.compile_jsonpath(query)) is None

@@ -3,7 +3,8 @@
 :func:`load_plugins` makes a manager: the hook specs, the core's own signer
 (:mod:`http_task_kms.auth`) and every ``http_task_kms`` entry point (the KMS support
 arrives through one, like any third-party plugin) — minus any the caller blocks.
-:func:`get_plugins` is the process's, loaded lazily (on first use) and once.
+:func:`get_plugins` is the process's, loaded lazily (on first use) and once. Loading the
+plugins imports no template machinery (pydantic): the registry is built when first asked for.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from .. import auth
-from ..registry import Registry
 from . import hookspecs
 
 if TYPE_CHECKING:
+    from ..registry import Registry
     from ..template import TaskTemplate
     from .types import SignerFactory
 
@@ -49,6 +50,8 @@ class Plugins:
         """Every plugin's templates."""
         plugins = [plugin for _, plugin in self.manager.list_name_plugin()]
         if self._built is None or not _same(self._built[0], plugins):
+            from ..registry import Registry  # noqa: PLC0415 - pydantic, not needed for the command line
+
             self._built = (plugins, Registry(_collect_templates(self.manager)))
         return self._built[1]
 
@@ -74,6 +77,7 @@ def get_registry(spec: str | Path | None = None, *, manager: pluggy.PluginManage
     """Templates from the plugins, or (with ``spec``) from that OpenAPI document instead."""
     if spec is not None:
         from ..openapi.load import templates_from_file  # noqa: PLC0415 - YAML, only for --spec
+        from ..registry import Registry  # noqa: PLC0415
 
         return Registry(templates_from_file(Path(spec)))
     if manager is None or manager is get_plugin_manager():
