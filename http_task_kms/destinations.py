@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _MAX_HOST = 253  # the longest DNS name
+_MAX_REMEMBERED = 64  # signing names whose configured endpoint an OperatorEndpoints keeps
 _VPCE = re.compile(
     r"vpce-[a-z0-9]+-[a-z0-9]+(?:-(?P<az>[a-z0-9-]+?))?\.(?P<service>[a-z0-9]+(?:-[a-z0-9]+)*?)(?P<fips>-fips)?"
     rf"\.(?P<region>{endpoints.REGION_PATTERN})\.vpce\.(?P<suffix>[a-z0-9.-]+)"
@@ -165,7 +166,8 @@ class OperatorEndpoints:
     ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` (or the profile's
     ``ignore_configured_endpoint_urls``) is true. FIPS and dual-stack come from the flags,
     ``AWS_USE_FIPS_ENDPOINT`` / ``AWS_USE_DUALSTACK_ENDPOINT`` and the profile's
-    ``use_fips_endpoint`` / ``use_dualstack_endpoint``.
+    ``use_fips_endpoint`` / ``use_dualstack_endpoint``. Each is read once, when first needed,
+    and kept (as a botocore client reads its settings once, when it is created).
     """
 
     def __init__(
@@ -182,6 +184,7 @@ class OperatorEndpoints:
         self._fips, self._dual_stack = fips, dual_stack
         self._session = session
         self._environ = environ
+        self._configured: dict[str, Configured | None] = {}  # by signing name
 
     def _setting(self, name: str) -> Any:
         session = self._session()
@@ -199,6 +202,13 @@ class OperatorEndpoints:
 
     def configured(self, service: str) -> Configured | None:
         """The endpoint the operator configured for ``service`` (a signing name), or None."""
+        if service not in self._configured:
+            if len(self._configured) >= _MAX_REMEMBERED:  # the names come from tasks: bounded
+                self._configured.clear()
+            self._configured[service] = self._read_configured(service)
+        return self._configured[service]
+
+    def _read_configured(self, service: str) -> Configured | None:
         if service == "sts" and self._flags["sts"]:
             return _configured(self._flags["sts"], "--sts-endpoint-url")
         if self._flags["endpoint"]:

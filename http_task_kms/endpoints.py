@@ -171,14 +171,25 @@ def check_endpoint_url(
     url: str, *, allow_insecure: bool = False, field: str = "endpoint-url"
 ) -> list[Problem]:
     """Problems with a custom endpoint URL (empty when it is safe to send credentials to)."""
+    check = _url_problems if len(url) <= _REMEMBERED_URL else _url_problems.__wrapped__
+    return list(check(url, allow_insecure, field))
+
+
+#: URLs up to this long have their checks remembered (an endpoint's is a few dozen characters;
+#: a task's may be anything, and is then checked each time).
+_REMEMBERED_URL = 512
+
+
+@functools.lru_cache(maxsize=256)
+def _url_problems(url: str, allow_insecure: bool, field: str) -> tuple[Problem, ...]:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        return [Problem(field=field, message=f"not a valid URL: {exc}")]
+        return (Problem(field=field, message=f"not a valid URL: {exc}"),)
     unusable = _unusable(parts)
     if unusable is not None:
-        return [Problem(field=field, message=unusable)]
+        return (Problem(field=field, message=unusable),)
     rules = [
         (parts.username is not None or parts.password is not None, _USER_INFO),
         (parts.path not in {"", "/"} or bool(parts.query) or bool(parts.fragment), _NOT_ROOT),
@@ -187,7 +198,7 @@ def check_endpoint_url(
             _PLAIN_HTTP,
         ),
     ]
-    return [Problem(field=field, message=message) for broken, message in rules if broken]
+    return tuple(Problem(field=field, message=message) for broken, message in rules if broken)
 
 
 def region_from_host(host: str) -> str | None:
@@ -201,6 +212,12 @@ def region_from_host(host: str) -> str | None:
 
 def custom_endpoint(url: str, region: str, *, configured_by: str | None = None) -> Endpoint | Problem:
     """An endpoint at a custom URL, signed for ``region`` (``configured_by``: the operator's setting)."""
+    build = _custom_endpoint if len(url) + len(region) <= _REMEMBERED_URL else _custom_endpoint.__wrapped__
+    return build(url, region, configured_by)
+
+
+@functools.lru_cache(maxsize=256)
+def _custom_endpoint(url: str, region: str, configured_by: str | None) -> Endpoint | Problem:
     partition = partition_of(region)
     if partition is None:
         return Problem(

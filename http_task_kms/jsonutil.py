@@ -30,6 +30,7 @@ __all__ = [
     "StrictJSONError",
     "describe",
     "dumps",
+    "is_plain",
     "loads",
     "surrogates",
 ]
@@ -169,9 +170,13 @@ class Document:
     linter can report each one with its place; every other rule raises, every time it is asked.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, parsed: Any = None) -> None:
+        """``parsed``: the plain JSON data ``text`` was written from (see :func:`is_plain`), when
+        the caller has it — its parse would give it back, so none is made."""
         self.text = text
         self.has_repeated_keys = False
+        if parsed is not None:
+            self.__dict__["_parsed"] = (parsed, None)  # fills the cached_property
 
     def value(self) -> Any:
         """The parsed document; raises the :class:`json.JSONDecodeError` of a text it refuses."""
@@ -346,14 +351,19 @@ def _could_be_too_deep(text: str) -> bool:
     return text.count("{") + text.count("[") > MAX_DEPTH
 
 
+#: Compact, characters as they are, no NaN; a cycle ends as a RecursionError rather than being
+#: looked for at every container.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON; raises ValueError for NaN, infinities and too-deep nesting."""
     too_deep = ValueError(f"nested more than {MAX_DEPTH} levels deep")
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except RecursionError:
+        text = _ENCODER.encode(value)
+    except RecursionError:  # too deep for the encoder, or a cycle (which is nested without end)
         raise too_deep from None
-    except ValueError:  # NaN, an infinity, or a cycle (which is nested without end)
+    except ValueError:  # NaN or an infinity
         if _too_deep(value, MAX_DEPTH):
             raise too_deep from None
         raise
@@ -365,8 +375,9 @@ def dumps(value: Any) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _surely_clean(value: Any) -> bool:
-    """True when ``value`` is plain JSON data (dict, list, str, numbers) without a surrogate.
+def is_plain(value: Any) -> bool:
+    """True when ``value`` is plain JSON data — exactly dict (str keys), list, str, int, float,
+    bool, None — without a surrogate; :func:`loads` of its :func:`dumps` (when that accepts it) gives it back.
 
     The quick pass :func:`surrogates` makes first: ASCII strings (``isascii`` costs nothing)
     need no search, and anything but those exact types is left to the full walk.
@@ -401,7 +412,7 @@ def surrogates(value: Any, path: str = "$") -> list[str]:
     In a Python ``str`` every surrogate code point is a lone one (a pair is one character),
     and UTF-8 cannot encode it: such a value can be neither checked by size nor sent.
     """
-    if _surely_clean(value):
+    if is_plain(value):
         return []
     found: list[str] = []
     stack = [(value, path)]

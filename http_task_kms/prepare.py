@@ -44,12 +44,13 @@ class Host:
 
 
 def _complete_body(
-    template: TaskTemplate, body: dict[str, Any]
+    template: TaskTemplate, body: dict[str, Any], plain: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, jsonutil.Document], list[Problem]]:
     """Defaults for absent members; JSON-document members given as objects become strings.
 
     Each JSON-document member's text is also returned as a :class:`~.jsonutil.Document`: the
-    checks of this request share its one parse.
+    checks of this request share its one parse — none at all for a document that is an
+    input parameter of ``plain`` JSON data (:func:`~.jsonutil.is_plain`), as written.
     """
     properties: dict[str, Any] = template.body_schema.get("properties", {})
     completed: dict[str, Any] = {}
@@ -57,7 +58,7 @@ def _complete_body(
     problems: list[Problem] = []
     for member, prop in properties.items():  # in the document's member order
         if member in body:
-            value = body[member]
+            value = given = body[member]
             if prop.get("x-json-document") and isinstance(value, dict | list):
                 # Characters kept as they are (not \u-escaped), so that one outside KMS's
                 # character set is reported, as it would be in the policy's text.
@@ -66,7 +67,8 @@ def _complete_body(
                 except ValueError as exc:
                     problems.append(Problem(field=member, message=f"cannot be written as JSON: {exc}"))
             if prop.get("x-json-document") and isinstance(value, str):
-                documents[member] = jsonutil.Document(value)
+                written_from = given if value is not given and given is plain.get(member) else None
+                documents[member] = jsonutil.Document(value, parsed=written_from)
             completed[member] = value
         elif "default" in prop:
             completed[member] = prop["default"]
@@ -88,12 +90,14 @@ def _absent(template: TaskTemplate, body: Any, missing: list[Missing], failed: s
 
 
 def _unknown_parameters(template: TaskTemplate, params: Mapping[str, Any]) -> list[Problem]:
-    known = set(template.members) | {"region"}
-    expected = ", ".join(sorted(known))
+    properties = template.body_schema.get("properties", {})
+    unknown = [name for name in params if name not in properties and name != "region"]
+    if not unknown:
+        return []
+    expected = ", ".join(sorted({*template.members, "region"}))
     return [
         Problem(field=name, message=f"unknown input parameter; expected one of: {expected}")
-        for name in params
-        if name not in known
+        for name in unknown
     ]
 
 
@@ -104,11 +108,15 @@ def _template_checks(
     host: Host,
     *,
     template_mode: bool,
+    plain: bool,
 ) -> tuple[Any, dict[str, jsonutil.Document], list[Problem]]:
-    """Defaults, JSON documents, required members, the schema, and unknown input parameters."""
+    """Defaults, JSON documents, required members, the schema, and unknown input parameters.
+
+    ``plain``: the input parameters are plain JSON data (:func:`~.jsonutil.is_plain`).
+    """
     body, documents, problems = rendered.body, dict[str, jsonutil.Document](), list[Problem]()
     if isinstance(body, dict):
-        body, documents, problems = _complete_body(template, body)
+        body, documents, problems = _complete_body(template, body, params if plain else {})
     reported = {p.field for p in rendered.body_problems}
     absent = _absent(template, body, rendered.missing, reported)
     reported |= {p.field for p in absent}
@@ -141,6 +149,19 @@ def _surrogate_problems(params: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
+def _checked_params(params: Any) -> bool:
+    """Whether the input parameters are plain JSON data; raises for what no request can hold."""
+    if not isinstance(params, Mapping):
+        raise RequestValidationError(
+            [Problem(field="input", message="the input parameters must be a JSON object")]
+        )
+    if jsonutil.is_plain(params):
+        return True
+    if lone := _surrogate_problems(params):
+        raise RequestValidationError(lone)
+    return False
+
+
 def _body_bytes(body: Any) -> tuple[bytes, list[Problem]]:
     try:
         return (b"" if body is None else jsonutil.dumps(body).encode("utf-8")), []
@@ -160,7 +181,9 @@ class _Draft:
     documents: dict[str, jsonutil.Document] = field(default_factory=dict)
 
 
-def _draft(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tuple[_Draft, str]:
+def _draft(
+    compiled: CompiledTask, params: Mapping[str, Any], host: Host, *, plain: bool
+) -> tuple[_Draft, str]:
     """Render; check the headers as sent; match the operation; apply and check its template."""
     rendered = render_task(compiled, params)
     headers = rendered.headers
@@ -172,7 +195,7 @@ def _draft(compiled: CompiledTask, params: Mapping[str, Any], host: Host) -> tup
             headers["Content-Type"] = template.headers["Content-Type"]
         template_mode = compiled.template is not None
         draft.body, draft.documents, found = _template_checks(
-            template, rendered, params, host, template_mode=template_mode
+            template, rendered, params, host, template_mode=template_mode, plain=plain
         )
         draft.problems += found
     return draft, rendered.url
@@ -206,13 +229,8 @@ def prepare(
     ``at`` sends it to that endpoint (another operation at the endpoint of an earlier request);
     it is checked like any other destination. Nothing here sends anything.
     """
-    if not isinstance(params, Mapping):
-        raise RequestValidationError(
-            [Problem(field="input", message="the input parameters must be a JSON object")]
-        )
-    if lone := _surrogate_problems(params):
-        raise RequestValidationError(lone)
-    draft, task_url = _draft(compiled, params, host)
+    plain = _checked_params(params)
+    draft, task_url = _draft(compiled, params, host, plain=plain)
     where = Request(draft.template, compiled.template is not None, task_url, draft.body, params)
     located = locate(
         where, options=options, operator=host.operator, default_region=host.default_region, at=at

@@ -271,3 +271,23 @@ def test_a_failed_lookup_raises_the_step_and_is_not_cached() -> None:
             403,
         )
         assert client.caller_arn() == "arn:aws:iam::123456789012:user/a"
+
+
+def test_the_operators_settings_are_read_once_per_service_and_the_memory_of_them_is_bounded() -> None:
+    reads: list[int] = []
+
+    def environ() -> dict[str, str]:
+        reads.append(1)
+        return {"AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:4566"}
+
+    operator = OperatorEndpoints(environ=environ)
+    first = operator.configured("kms")
+    assert first is not None
+    assert first.url == "http://127.0.0.1:4566/"
+    assert operator.configured("kms") == first
+    assert len(reads) == 1
+    for i in range(200):  # signing names named by tasks' hosts: kept only up to a bound
+        assert operator.configured(f"service{i}") is None
+    assert len(reads) == 201
+    assert operator.configured("kms") == first
+    assert len(reads) == 202  # forgotten by then, so read again

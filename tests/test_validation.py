@@ -507,3 +507,52 @@ def test_a_lone_surrogate_through_the_python_api_is_a_problem_not_a_crash(client
     with pytest.raises(RequestValidationError) as caught:
         client.prepare(client.compiled_template("kms.PutKeyPolicy"), params)
     assert sorted(p.field for p in caught.value.problems) == ['$["\udfff"]', "Policy.Statement[0].Sid"]
+
+
+# -- a policy given as an object: its checks read the object itself, not a parse of its text --
+
+
+def _findings(client: Client, compiled: CompiledTask, policy: Any) -> list[tuple[str, str, str]]:
+    try:
+        found = client.prepare(compiled, {"KeyId": KEY_ID, "Policy": policy}).warnings
+    except RequestValidationError as exc:
+        return sorted(("ERROR", p.field, p.message) for p in exc.problems) + sorted(
+            (w["severity"], w["field"], w["message"]) for w in exc.warnings
+        )
+    return sorted((w.severity, w.field, w.message) for w in found)
+
+
+def _policy_objects() -> list[Path]:
+    return sorted(
+        p for p in (Path(__file__).parent / "policies").glob("*.json") if isinstance(_object_or_none(p), dict)
+    )
+
+
+def _object_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("path", _policy_objects(), ids=lambda p: p.stem)
+def test_a_policy_object_is_checked_as_its_text_would_be(
+    client: Client, put_key_policy: CompiledTask, path: Path
+) -> None:
+    policy = json.loads(path.read_text())
+    before = json.dumps(policy)
+    as_object = _findings(client, put_key_policy, policy)
+    assert json.dumps(policy) == before  # the checks read the caller's object and leave it as it was
+    as_text = _findings(client, put_key_policy, json.dumps(policy, separators=(",", ":"), ensure_ascii=False))
+    assert as_object == as_text
+
+
+def test_a_policy_object_of_other_python_types_is_checked_from_its_text(
+    client: Client, put_key_policy: CompiledTask, policy: dict[str, Any]
+) -> None:
+    # A tuple is written as a JSON array: the object is not plain JSON, so its text is parsed.
+    statement = dict(policy["Statement"][0], Action=("kms:*",), Principal={"AWS": ("*",)})
+    odd = dict(policy, Statement=(statement,))
+    text = json.dumps(odd, separators=(",", ":"))
+    assert _findings(client, put_key_policy, odd) == _findings(client, put_key_policy, text)
+    assert any("PUBLIC_PRINCIPAL" in message for _, _, message in _findings(client, put_key_policy, odd))

@@ -17,6 +17,7 @@ botocore's signer reads it: one clock for both.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
@@ -117,12 +118,19 @@ def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
     return f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{digest}"
 
 
-def _signature(secret_key: str, date: str, region: str, service: str, text: str) -> str:
-    """botocore's ``signature``: the key derived from the secret for the day, Region and service."""
+@functools.lru_cache(maxsize=16)
+def _signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
+    """The key derived from the secret for the day, Region and service (four HMACs): the same
+    all day, so kept (in memory only, a few at a time) as the AWS SDKs keep it."""
     key = hmac.digest(f"AWS4{secret_key}".encode(), date.encode("utf-8"), "sha256")
     for part in (region, service, "aws4_request"):
         key = hmac.digest(key, part.encode("utf-8"), "sha256")
-    return hmac.new(key, text.encode("utf-8"), "sha256").hexdigest()
+    return key
+
+
+def _signature(secret_key: str, date: str, region: str, service: str, text: str) -> str:
+    """botocore's ``signature``: ``text`` signed with the day's derived key."""
+    return hmac.digest(_signing_key(secret_key, date, region, service), text.encode("utf-8"), "sha256").hex()
 
 
 def _timestamp(clock_offset: float) -> str:
