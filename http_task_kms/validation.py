@@ -10,14 +10,16 @@ encoding, e.g. KMS's 32 KB key-policy quota, which the service model cannot expr
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError, validators
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
 from .schema_fast import compile_schema, decoded_size, string_size
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 __all__ = ["BodyValidator", "json_type"]
 
@@ -33,6 +35,8 @@ def _size(instance: str, schema: Mapping[str, Any]) -> tuple[int, str] | None:
 def _content_encoding(
     validator: Any, encoding: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError  # noqa: PLC0415 - jsonschema runs this: it is loaded
+
     if encoding == "base64" and isinstance(instance, str) and decoded_size(instance) is None:
         yield ValidationError(
             "must be base64-encoded (RFC 4648: A-Z, a-z, 0-9, + and /, padded with =, no line breaks)",
@@ -44,6 +48,8 @@ def _content_encoding(
 def _max_bytes(
     validator: Any, limit: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError  # noqa: PLC0415 - jsonschema runs this: it is loaded
+
     measured = _size(instance, schema) if isinstance(instance, str) else None
     if measured is not None and measured[0] > limit:
         size, unit = measured
@@ -57,6 +63,8 @@ def _max_bytes(
 def _min_bytes(
     validator: Any, limit: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError  # noqa: PLC0415 - jsonschema runs this: it is loaded
+
     measured = _size(instance, schema) if isinstance(instance, str) else None
     if measured is not None and measured[0] < limit:
         size, unit = measured
@@ -68,10 +76,15 @@ def _min_bytes(
         )
 
 
-_Validator: Any = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    {"contentEncoding": _content_encoding, "x-maxBytes": _max_bytes, "x-minBytes": _min_bytes},
-)
+@functools.cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with the keywords above; jsonschema is loaded only to explain a "no"."""
+    from jsonschema import Draft202012Validator, validators  # noqa: PLC0415
+
+    return validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        {"contentEncoding": _content_encoding, "x-maxBytes": _max_bytes, "x-minBytes": _min_bytes},
+    )
 
 
 def json_type(value: Any) -> str:
@@ -132,11 +145,19 @@ def _message(error: ValidationError) -> tuple[str, str]:
 
 
 class BodyValidator:
-    """A request-body schema compiled once; :meth:`problems` checks one body."""
+    """A request-body schema compiled once; :meth:`problems` checks one body.
+
+    The compiled yes/no test (:mod:`.schema_fast`) answers first; jsonschema, made when first
+    needed, explains a "no" (or answers alone for a schema the compiled test does not cover).
+    """
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        self._validator = _Validator(schema)
+        self._schema = schema
         self._valid = compile_schema(schema)  # the quick yes (None: jsonschema alone)
+
+    @functools.cached_property
+    def _validator(self) -> Any:
+        return _validator_class()(self._schema)
 
     def problems(self, body: Any) -> list[Problem]:
         """Every schema violation of ``body``, in document order, without duplicates."""

@@ -101,6 +101,37 @@ def test_templates_import_only_pydantic_of_the_heavy_libraries(args: list[str], 
     assert loaded == ["pydantic"]
 
 
+def test_a_valid_request_is_checked_without_jsonschema_which_only_explains_a_no(tmp_path: Path) -> None:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Policy": policy}))
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Policy": policy, "PolicyName": 7})
+    )
+    common = ["--region", "us-east-1", "--caller-arn", "arn:aws:iam::111122223333:root"]
+    out, code, loaded = _command(["render", "kms.PutKeyPolicy", "--input", str(good), *common])
+    assert code == 0, out
+    assert '"X-Amz-Target": "TrentService.PutKeyPolicy"' in out
+    assert "jsonschema" not in loaded
+    out, code, loaded = _command(["render", "kms.PutKeyPolicy", "--input", str(bad), *common])
+    assert code == 2
+    assert "PolicyName" in out
+    assert "must be of type string" in out  # jsonschema's explanation of the compiled test's "no"
+    assert "jsonschema" in loaded
+
+
 def test_a_problem_is_strict_plain_data_that_results_show_as_before() -> None:
     from http_task_kms.errors import Problem
     from http_task_kms.result import ErrorDetail, validation_failure
