@@ -382,28 +382,25 @@ def is_plain(value: Any) -> bool:
     The quick pass :func:`surrogates` makes first: ASCII strings (``isascii`` costs nothing)
     need no search, and anything but those exact types is left to the full walk.
     """
+    search = _SURROGATE.search
     stack: list[Any] = [(value,)]  # containers still to look into
     while stack:
         item = stack.pop()
         if type(item) is dict:
             for key in item:
-                if type(key) is not str or not _clean_text(key):
+                if type(key) is not str or not (key.isascii() or search(key) is None):
                     return False
             item = item.values()
         for child in item:
             kind = type(child)
             if kind is str:
-                if not _clean_text(child):
+                if not child.isascii() and search(child) is not None:
                     return False
             elif kind is dict or kind is list:
                 stack.append(child)
             elif not (child is None or kind is bool or kind is int or kind is float):
                 return False
     return True
-
-
-def _clean_text(text: str) -> bool:
-    return text.isascii() or _SURROGATE.search(text) is None
 
 
 def surrogates(value: Any, path: str = "$") -> list[str]:

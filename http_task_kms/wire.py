@@ -30,6 +30,9 @@ __all__ = [
 TARGET_HEADER = "X-Amz-Target"
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Anything a header value may not hold: a control character (CR, LF and NUL among them) or
+#: a character beyond Latin-1.
+_NOT_SENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u0100-\U0010ffff]")
 
 
 def header_field(name: str) -> str:
@@ -135,6 +138,8 @@ def header_problems(headers: Mapping[str, str]) -> list[Problem]:
 
 
 def _value_problems(field: str, value: str) -> list[Problem]:
+    if _NOT_SENDABLE.search(value) is None:
+        return []
     if any(c in value for c in "\r\n\0"):
         return [Problem(field=field, message="must be one line (no CR, LF or NUL)")]
     if _CONTROL.search(value):

@@ -497,3 +497,23 @@ def test_prepare_refuses_a_deeply_nested_policy(offline_client):
     compiled = offline_client.compiled_template("kms.PutKeyPolicy")
     with pytest.raises(RequestValidationError):
         offline_client.prepare(compiled, {"KeyId": KEY_ID, "Policy": "[" * 12_000 + "]" * 12_000})
+
+
+@given(st.text())
+@example("TrentService.PutKeyPolicy")
+@example("a\tb é ÿ")
+@example("\x7f")
+@example("\u0100")
+@example("\udfff")
+def test_a_header_value_is_refused_exactly_when_a_rule_says_so(value: str) -> None:
+    # wire's one-search shortcut for a sendable value against its three rules, one by one.
+    from http_task_kms.wire import header_problems
+
+    broken = (
+        any(c in value for c in "\r\n\0")
+        or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value)
+        or any(ord(c) >= 256 for c in value)
+    )
+    problems = header_problems({"X-Test": value})
+    assert bool(problems) == broken
+    assert all(p.field == "httpRequest.headers.X-Test" for p in problems)
