@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import endpoints
-from .auth import AWS_SIGV4
-from .auth.sigv4 import AwsCredentials
+from .auth import AWS_SIGV4, sigv4_signer
+from .auth.sigv4 import AwsCredentials, SigV4Signer
 from .destinations import GuardedSigner, OperatorEndpoints
 from .endpoints import Endpoint
 from .errors import CredentialsError, CredentialsNotFound, PreflightFailed, Problem, RequestValidationError
@@ -104,7 +104,11 @@ class Client:
                 known = ", ".join(sorted(factories)) or "none"
                 message = f"no signer for type {credentials_type!r} (registered: {known})"
                 raise RequestValidationError([Problem(field="credentials", message=message)])
-            self._signers[credentials_type] = factories[credentials_type](profile=self.options.profile)
+            factory = factories[credentials_type]
+            if factory is sigv4_signer:  # the core's own: one credential chain and botocore session
+                self._signers[credentials_type] = SigV4Signer(self._credentials)
+            else:
+                self._signers[credentials_type] = factory(profile=self.options.profile)
         return GuardedSigner(self._signers[credentials_type], self.endpoints)
 
     @property

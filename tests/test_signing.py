@@ -233,3 +233,44 @@ def test_environment_credentials_are_resolved_once(monkeypatch) -> None:  # type
     assert credentials.frozen().access_key == "AKIDENV"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCHANGED")
     assert credentials.frozen().access_key == "AKIDENV"  # the chain ran once per process
+
+
+def test_a_client_reads_the_aws_configuration_and_credentials_through_one_botocore_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its endpoint settings, its Region and its signer's credentials: one session (each costs
+    # botocore ~10 ms of handler registration), made when first needed.
+    import botocore.session
+
+    from http_task_kms import Client, Options
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secretenv")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    made: list[object] = []
+    real = botocore.session.Session.__init__
+
+    def counted(self: botocore.session.Session, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(botocore.session.Session, "__init__", counted)
+    client = Client(Options(plugin_options={"caller_arn": "arn:aws:iam::111122223333:root"}))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    compiled = client.compiled_template("kms.PutKeyPolicy")
+    result = client.dry_run(compiled, {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Policy": policy})
+    assert result.ok
+    assert result.request is not None
+    assert "Credential=AKIDENV/" in result.request.headers["Authorization"]
+    assert result.request.url == "https://kms.us-east-1.amazonaws.com/"  # the Region from the environment
+    assert len(made) == 1

@@ -16,13 +16,14 @@ from ..plugins.hookspecs import hookimpl
 if TYPE_CHECKING:
     from ..plugins.types import Signer, SignerFactory
 
-__all__ = ["AWS_SIGV4", "register_signers"]
+__all__ = ["AWS_SIGV4", "register_signers", "sigv4_signer"]
 
 #: The credentials type of AWS's Signature Version 4.
 AWS_SIGV4 = "aws-sigv4"
 
 
-def _sigv4(*, profile: str | None) -> Signer:
+def sigv4_signer(*, profile: str | None) -> Signer:
+    """The ``aws-sigv4`` signer of ``profile``'s credentials (a client gives it its own chain)."""
     from .sigv4 import AwsCredentials, SigV4Signer  # noqa: PLC0415 - botocore, only when signing
 
     return SigV4Signer(AwsCredentials(profile=profile))
@@ -31,4 +32,4 @@ def _sigv4(*, profile: str | None) -> Signer:
 @hookimpl
 def register_signers(register: Callable[[str, SignerFactory], None]) -> None:
     """``aws-sigv4``: botocore's credential chain and SigV4."""
-    register(AWS_SIGV4, _sigv4)
+    register(AWS_SIGV4, sigv4_signer)
