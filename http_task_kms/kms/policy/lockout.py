@@ -24,7 +24,6 @@ is unknown.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .arns import AwsPrincipal, classify_aws_principal, parse_arn
 from .conditions import Tri, evaluate_condition, tri_and
+from .lint_actions import covers_put_key_policy
 from .model import as_list, glob_match, is_object, iter_statements, statement_label
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
 Verdict = Literal["PASS", "PASS_DELEGATED", "UNCERTAIN", "FAIL"]
 Strength = Literal["named", "account"]
 
-_ACTION = "kms:PutKeyPolicy"
 #: The principal kinds a caller can be (what sts:GetCallerIdentity returns).
 CALLER_KINDS = ("root", "user", "role", "assumed_role", "federated_user")
 
@@ -79,12 +78,17 @@ class _Outcome:
     """How one statement relates to the request."""
 
     path: str
-    label: str
+    statement: Mapping[str, Any]
     effect: str
     applies: Tri
     strength: Strength | None
     why: str
     grants_others: bool = False
+
+    @property
+    def label(self) -> str:
+        """How a reason names the statement (made only for the statements a reason names)."""
+        return statement_label(self.statement, self.path)
 
 
 @dataclass(frozen=True)
@@ -173,16 +177,9 @@ class _Evaluator:
 
     # -- action, resource, condition ----------------------------------------------------
 
-    @staticmethod
-    def _action(statement: Mapping[str, Any]) -> Tri:
-        for element, inverted in (("Action", False), ("NotAction", True)):
-            if element in statement:
-                value = statement[element]
-                patterns = (value,) if isinstance(value, str) else tuple(as_list(value))
-                return _names_put_key_policy(patterns) != inverted
-        return False
-
     def _resource(self, statement: Mapping[str, Any]) -> Tri:
+        if statement.get("Resource") == "*":
+            return True
         for element, inverted in (("Resource", False), ("NotResource", True)):
             if element not in statement:
                 continue
@@ -199,30 +196,33 @@ class _Evaluator:
     # -- one statement -------------------------------------------------------------------
 
     def evaluate(self, statement: Mapping[str, Any], path: str) -> _Outcome | None:
+        """How the statement relates to the request; None when it cannot apply nor grant the action.
+
+        A statement whose action or resource is not the request's applies to nobody and
+        grants kms:PutKeyPolicy on this key to nobody, so no verdict depends on it: its
+        principal and condition are not even looked at.
+        """
         effect = statement.get("Effect")
         if effect not in ("Allow", "Deny") or (
             "Principal" not in statement and "NotPrincipal" not in statement
         ):
             return None  # KMS rejects such a statement; the lint reports it
-        label = statement_label(statement, path)
+        if not covers_put_key_policy(statement):
+            return None
+        resource = self._resource(statement)
+        if resource is False:
+            return None
         principal, strength, principal_why = self._principal(statement)
-        action, resource = self._action(statement), self._resource(statement)
         condition, condition_why = evaluate_condition(statement.get("Condition"), self.caller)
-        applies = tri_and(principal, action, resource, condition)
+        applies = tri_and(principal, resource, condition)
         reasons = [principal_why] if principal is not False else []
         if resource is None:
             reasons.append("its Resource cannot be matched to the key (no key ARN given)")
         if condition_why:
             reasons.append(condition_why)
         # Grants kms:PutKeyPolicy, but its principal or condition rules this caller out.
-        grants_others = applies is False and tri_and(action, resource) is not False
-        return _Outcome(path, label, str(effect), applies, strength, "; ".join(reasons), grants_others)
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_put_key_policy(patterns: tuple[Any, ...]) -> bool:
-    """Whether an Action element's items match kms:PutKeyPolicy (memoised: policies repeat them)."""
-    return any(isinstance(p, str) and glob_match(p, _ACTION, ignore_case=True) for p in patterns)
+        grants_others = applies is False
+        return _Outcome(path, statement, str(effect), applies, strength, "; ".join(reasons), grants_others)
 
 
 def _names(outcomes: list[_Outcome]) -> str:
@@ -274,12 +274,15 @@ def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | 
 
 
 def _verdict(outcomes: list[_Outcome], caller_arn: str) -> LockoutResult:
-    denies = [o for o in outcomes if o.effect == "Deny" and o.applies is True]
-    maybe_denies = [o for o in outcomes if o.effect == "Deny" and o.applies is None]
-    allows = [o for o in outcomes if o.effect == "Allow" and o.applies is True]
+    by_effect: dict[tuple[str, Tri], list[_Outcome]] = {}  # (effect, applies) → outcomes, in order
+    for outcome in outcomes:
+        by_effect.setdefault((outcome.effect, outcome.applies), []).append(outcome)
+    denies = by_effect.get(("Deny", True), [])
+    maybe_denies = by_effect.get(("Deny", None), [])
+    allows = by_effect.get(("Allow", True), [])
     named = [o for o in allows if o.strength == "named"]
     delegated = [o for o in allows if o.strength == "account"]
-    maybe_allows = [o for o in outcomes if o.effect == "Allow" and o.applies is None]
+    maybe_allows = by_effect.get(("Allow", None), [])
     if denies:
         return _result(
             "FAIL",

@@ -36,6 +36,7 @@ __all__ = [
     "json_type",
     "make_finding",
     "statement_label",
+    "string_items",
     "strings",
 ]
 
@@ -217,6 +218,21 @@ def is_string_list(value: Any) -> bool:
     if isinstance(value, str):
         return True
     return isinstance(value, list) and not [item for item in value if not isinstance(item, str)]
+
+
+_IS_STR = str.__instancecheck__  # isinstance(x, str), for map() (a loop in C)
+
+
+def string_items(value: Any) -> list[str] | tuple[str] | None:
+    """The items of a string-or-list-of-strings element, or None if ``value`` is not one.
+
+    ``is_string_list`` and ``strings`` in one step.
+    """
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(map(_IS_STR, value)):
+        return value
+    return None
 
 
 def strings(value: str | list[str]) -> list[str]:
