@@ -111,19 +111,7 @@ def action_problems(actions: Collection[str], negated: bool) -> list[tuple[int, 
     return found
 
 
-def _string_items(value: Any) -> Collection[str]:
-    """The strings of an element that should be a string or a list of strings (others ignored)."""
-    items = string_items(value)
-    if items is not None:
-        return items
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else ()
-
-
 def _names_put_key_policy(patterns: Collection[str]) -> bool:
-    if not _PUT.isdisjoint(patterns):
-        return True
-    if _NOT_PUT.issuperset(patterns):
-        return False
     for pattern in patterns:
         matched = _PUT_KEY_POLICY in matching_actions(pattern)
         memo = _PUT if matched else _NOT_PUT
@@ -134,16 +122,30 @@ def _names_put_key_policy(patterns: Collection[str]) -> bool:
     return False
 
 
+def _some_strings(value: Any) -> list[str]:
+    """The strings of a list that holds other things too (none of anything else)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
 def covers_put_key_policy(statement: Mapping[str, Any]) -> bool:
     """Whether the statement's Action (or everything but its NotAction) covers kms:PutKeyPolicy.
 
-    The same as ``"kms:PutKeyPolicy" in statement_actions(statement)``, without building the set.
+    The same as ``"kms:PutKeyPolicy" in statement_actions(statement)``, without building the
+    set: items that are not strings are ignored, as there.
     """
     if "Action" in statement:
-        return _names_put_key_policy(_string_items(statement["Action"]))
-    if "NotAction" in statement:
-        return not _names_put_key_policy(_string_items(statement["NotAction"]))
-    return False
+        value, negated = statement["Action"], False
+    elif "NotAction" in statement:
+        value, negated = statement["NotAction"], True
+    else:
+        return False
+    items = string_items(value)
+    patterns: Collection[str] = items if items is not None else _some_strings(value)
+    if not _PUT.isdisjoint(patterns):
+        return not negated
+    if _NOT_PUT.issuperset(patterns):
+        return negated
+    return _names_put_key_policy(patterns) != negated
 
 
 @functools.lru_cache(maxsize=4096)

@@ -168,22 +168,20 @@ def lint_manageable(
         statements = [(p, s) for p, s in iter_statements(document) if is_object(s)]
     if not statements:
         return []  # STATEMENT_MISSING or INVALID_TYPE says what is wrong
-    granting = []
-    denies = []
-    for path, s in statements:
-        effect = s.get("Effect")
-        if effect == "Allow":
-            if covers_put_key_policy(s) and _may_cover_key(s, key_arn):
-                granting.append((path, s))
-        elif (
-            effect == "Deny"
-            and not has_condition(s)
-            and covers_put_key_policy(s)
-            and _surely_covers_key(s, key_arn)
-        ):
-            denies.append((path, s))
+    denies = [
+        (path, s)
+        for path, s in statements
+        if s.get("Effect") == "Deny"
+        and not has_condition(s)
+        and covers_put_key_policy(s)
+        and _surely_covers_key(s, key_arn)
+    ]
     notes: list[str] = []
-    for path, allow in granting:
+    for path, allow in statements:  # the Allows that grant it, in order, until one surely does
+        if allow.get("Effect") != "Allow" or not covers_put_key_policy(allow):
+            continue
+        if not _may_cover_key(allow, key_arn):
+            continue
         label = statement_label(allow, path)
         grantees = _grantees(allow)
         if not grantees:

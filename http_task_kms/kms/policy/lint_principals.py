@@ -119,6 +119,9 @@ def lint_principal(principal: Any, statement_path: str, element: str) -> list[Fi
     """Findings about the ``element`` (Principal or NotPrincipal) of the statement at ``statement_path``."""
     if principal == "*":
         return []
+    aws = principal.get("AWS") if type(principal) is dict and len(principal) == 1 else None
+    if isinstance(aws, str) and classify_aws_principal(aws).kind in _PLAIN_KINDS:
+        return []  # the usual shape: {"AWS": "<one account, user or role>"}
     if not is_object(principal) or not principal:
         return [
             make_finding(

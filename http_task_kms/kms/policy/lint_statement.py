@@ -13,7 +13,7 @@ from typing import Any
 from .arns import parse_arn
 from .lint_actions import action_problems, statement_actions
 from .lint_conditions import lint_condition
-from .lint_principals import lint_allow_risks, lint_principal
+from .lint_principals import is_public, lint_allow_risks, lint_principal
 from .model import (
     STATEMENT_ELEMENTS,
     Finding,
@@ -71,7 +71,9 @@ class StatementLinter:
             findings += lint_principal(statement["Principal"], path, "Principal")
         if "NotPrincipal" in statement:
             findings += lint_principal(statement["NotPrincipal"], path, "NotPrincipal")
-        if statement.get("Effect") == "Allow":
+        if statement.get("Effect") == "Allow" and (
+            "NotPrincipal" in statement or is_public(statement.get("Principal"))
+        ):
             findings += lint_allow_risks(statement, path, allow_public=self.allow_public_principal)
         findings += self._actions(statement, path)
         findings += self._resources(statement, path)
@@ -138,6 +140,8 @@ class StatementLinter:
         if items is None:
             return [_not_strings(path, element)]
         found = action_problems(items, element == "NotAction")
+        if not found:
+            return []
         return [
             make_finding(severity, code, item_path(child_path(path, element), value, index), message)
             for index, (severity, code, message) in found

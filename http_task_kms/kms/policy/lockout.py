@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from .arns import AwsPrincipal, classify_aws_principal, parse_arn
 from .conditions import Tri, evaluate_condition, tri_and
 from .lint_actions import covers_put_key_policy
-from .model import as_list, glob_match, is_object, iter_statements, statement_label
+from .model import as_list, glob_match, indexed_statements, is_object, statement_label, statement_path
 
 __all__ = [
     "CALLER_KINDS",
@@ -91,7 +91,7 @@ class _Outcome:
         return statement_label(self.statement, self.path)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Evaluator:
     caller: AwsPrincipal
     key_arn: str | None
@@ -195,7 +195,7 @@ class _Evaluator:
 
     # -- one statement -------------------------------------------------------------------
 
-    def evaluate(self, statement: Mapping[str, Any], path: str) -> _Outcome | None:
+    def evaluate(self, statement: Mapping[str, Any], index: int | None) -> _Outcome | None:
         """How the statement relates to the request; None when it cannot apply nor grant the action.
 
         A statement whose action or resource is not the request's applies to nobody and
@@ -222,7 +222,8 @@ class _Evaluator:
             reasons.append(condition_why)
         # Grants kms:PutKeyPolicy, but its principal or condition rules this caller out.
         grants_others = applies is False
-        return _Outcome(path, statement, str(effect), applies, strength, "; ".join(reasons), grants_others)
+        why = "; ".join(reasons)
+        return _Outcome(statement_path(index), statement, str(effect), applies, strength, why, grants_others)
 
 
 def _names(outcomes: list[_Outcome]) -> str:
@@ -267,8 +268,8 @@ def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | 
     evaluator = _Evaluator(caller=caller, key_arn=key_arn)
     outcomes = [
         outcome
-        for path, statement in iter_statements(policy)
-        if is_object(statement) and (outcome := evaluator.evaluate(statement, path)) is not None
+        for index, statement in indexed_statements(policy)
+        if is_object(statement) and (outcome := evaluator.evaluate(statement, index)) is not None
     ]
     return _verdict(outcomes, caller_arn)
 

@@ -29,6 +29,7 @@ __all__ = [
     "did_you_mean",
     "glob_match",
     "has_condition",
+    "indexed_statements",
     "is_object",
     "is_string_list",
     "item_path",
@@ -36,6 +37,7 @@ __all__ = [
     "json_type",
     "make_finding",
     "statement_label",
+    "statement_path",
     "string_items",
     "strings",
 ]
@@ -135,12 +137,22 @@ def as_list(value: Any) -> list[Any]:
 
 def iter_statements(policy: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """``(JSONPath, statement)`` pairs; a single statement object is allowed."""
+    return [(statement_path(index), item) for index, item in indexed_statements(policy)]
+
+
+def indexed_statements(policy: Mapping[str, Any]) -> list[tuple[int | None, Any]]:
+    """``(index, statement)`` pairs, index None for a single statement object (see :func:`statement_path`)."""
     statement = policy.get("Statement")
     if isinstance(statement, list):
-        return [(f"$.Statement[{index}]", item) for index, item in enumerate(statement)]
+        return list(enumerate(statement))
     if is_object(statement):
-        return [("$.Statement", statement)]
+        return [(None, statement)]
     return []
+
+
+def statement_path(index: int | None) -> str:
+    """The JSONPath of a statement of :func:`indexed_statements`."""
+    return "$.Statement" if index is None else f"$.Statement[{index}]"
 
 
 def statement_label(statement: Mapping[str, Any], path: str) -> str:

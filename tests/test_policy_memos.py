@@ -1,0 +1,69 @@
+"""The key-policy checks' per-pattern memos: bounded, and the same answers as without them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from test_policy_golden import CASES
+
+from http_task_kms.kms.policy import lint_actions
+from http_task_kms.kms.policy.lint import lint_policy
+from http_task_kms.kms.policy.lint_actions import covers_put_key_policy, statement_actions
+from http_task_kms.kms.policy.model import iter_statements
+
+ROOT = "arn:aws:iam::111122223333:root"
+
+
+def _policy(actions: Any) -> str:
+    statements = [
+        {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": actions, "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"},
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _spellings(count: int) -> list[str]:
+    """``count`` spellings of actions on a key (IAM compares names case-insensitively)."""
+    on_key = sorted(set(lint_actions.all_actions()) - lint_actions._off_key())
+    found: list[str] = []
+    for bits in itertools.count():
+        for action in on_key:
+            name = action.removeprefix("kms:")
+            cased = "".join(c.upper() if bits >> i & 1 else c.lower() for i, c in enumerate(name))
+            found.append(f"kms:{cased}")
+            if len(found) == count:
+                return found
+    raise AssertionError("unreachable")
+
+
+def test_the_memos_of_untrusted_patterns_stay_bounded_and_answers_stay_right() -> None:
+    cap = lint_actions._MEMO_SIZE
+    clean = _spellings(cap + 500)  # every one an action a key policy grants: clean
+    text = _policy(clean)
+    assert lint_policy(text, max_bytes=2 * len(text)) == []  # over the quota: that is not the point
+    for memo in (lint_actions._CLEAN, lint_actions._PUT, lint_actions._NOT_PUT):
+        assert len(memo) <= cap
+    # past the cap, patterns are still judged, not taken as clean or as naming kms:PutKeyPolicy
+    codes = [f.code for f in lint_policy(_policy(["kms:Describe*", "kms:Nothing*", "kms:Decrpyt"]))]
+    assert codes == ["KMS_WILDCARD_MATCHES_NOTHING", "UNKNOWN_KMS_ACTION"]
+    assert covers_put_key_policy({"Action": [*clean[-3:], "kms:P*"]})
+    assert not covers_put_key_policy({"Action": clean[-3:]})
+    assert covers_put_key_policy({"NotAction": clean[-3:]})
+
+
+def test_covers_put_key_policy_is_put_key_policy_in_the_statements_actions() -> None:
+    statements = [
+        statement
+        for case in CASES["lockout"]
+        for _, statement in iter_statements(case["policy"])
+        if isinstance(statement, dict)
+    ]
+    statements += [{"Action": None}, {"NotAction": None}, {"Action": [5, "kms:Put*"]}, {"NotAction": {}}, {}]
+    assert len(statements) > 3000
+    mismatched = [
+        s for s in statements if covers_put_key_policy(s) != ("kms:PutKeyPolicy" in statement_actions(s))
+    ]
+    assert mismatched == []
+    assert {covers_put_key_policy(s) for s in statements} == {True, False}
