@@ -1,4 +1,4 @@
-"""The key-policy checks' per-pattern memos: bounded, and the same answers as without them."""
+"""The key-policy checks' shortcuts: bounded memos, and the same answers as the long way."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import itertools
 import json
 from typing import Any
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from test_policy_golden import CASES
 
-from http_task_kms.kms.policy import lint_actions
+from http_task_kms.kms.policy import arns, lint_actions
 from http_task_kms.kms.policy.lint import lint_policy
 from http_task_kms.kms.policy.lint_actions import covers_put_key_policy, statement_actions
 from http_task_kms.kms.policy.model import iter_statements
@@ -67,3 +69,62 @@ def test_covers_put_key_policy_is_put_key_policy_in_the_statements_actions() -> 
     ]
     assert mismatched == []
     assert {covers_put_key_policy(s) for s in statements} == {True, False}
+
+
+_PIECES = {
+    "partition": ["aws", "aws-cn", "aws-us-gov", "AWS", "aws-", "aws1", "aws-a-b", ""],
+    "service": ["iam", "sts", "IAM", "s3", ""],
+    "region": ["", "us-east-1"],
+    "account": ["111122223333", "11112222333", "1111222233334", "", "111122223333\n", "\uff11" * 12],
+    "resource": [
+        "root",
+        "root\n",
+        "user/x",
+        "role/Admin",
+        "role/a/b/Admin",
+        "role/",
+        "role//x",
+        "role/a*b",
+        "role/a?b",
+        "role/*",
+        "role/team*/App",
+        "user/?/x",
+        "role/a:b/c",
+        "role/\u00e9t\u00e9",
+        "role/a b",
+        "role/a/b\n",
+        "role/\u0661",
+        "group/x",
+        "assumed-role/Admin/alice",
+        "federated-user/bob",
+        "user/a/",
+    ],
+}
+
+
+def _values() -> list[str]:
+    shape = "arn:{partition}:{service}:{region}:{account}:{resource}"
+    names = list(_PIECES)
+    return [shape.format(**dict(zip(names, parts))) for parts in itertools.product(*_PIECES.values())]
+
+
+def test_the_one_pattern_for_plain_principals_says_what_the_steps_say() -> None:
+    values = _values()
+    assert len(values) > 10000
+    assert [v for v in values if arns.classify_aws_principal.__wrapped__(v) != arns._classify(v)] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.sampled_from(_values()), noise=st.text(max_size=3), at=st.integers(min_value=0, max_value=60))
+@example(value="arn:aws:iam::111122223333:role/a/b", noise="*", at=30)
+def test_the_one_pattern_says_what_the_steps_say_of_any_text_in_a_principal(
+    value: str, noise: str, at: int
+) -> None:
+    candidate = value[:at] + noise + value[at:]
+    assert arns.classify_aws_principal.__wrapped__(candidate) == arns._classify(candidate)
+
+
+def test_the_plain_principal_pattern_is_taken_for_the_usual_values() -> None:
+    usual = ["arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/team/App"]
+    assert all(arns._PLAIN_IAM_RE.fullmatch(value) for value in usual)
+    assert arns.classify_aws_principal("arn:aws:iam::111122223333:role/team/App").path == "/team/"
