@@ -13,7 +13,8 @@ from test_policy_golden import CASES
 from http_task_kms.kms.policy import arns, lint_actions
 from http_task_kms.kms.policy.lint import lint_policy
 from http_task_kms.kms.policy.lint_actions import covers_put_key_policy, statement_actions
-from http_task_kms.kms.policy.model import iter_statements
+from http_task_kms.kms.policy.lint_conditions import _OPERATOR_SPELLINGS
+from http_task_kms.kms.policy.model import CONDITION_OPERATORS, condition_operator_base, iter_statements
 
 ROOT = "arn:aws:iam::111122223333:root"
 
@@ -128,3 +129,15 @@ def test_the_plain_principal_pattern_is_taken_for_the_usual_values() -> None:
     usual = ["arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/team/App"]
     assert all(arns._PLAIN_IAM_RE.fullmatch(value) for value in usual)
     assert arns.classify_aws_principal("arn:aws:iam::111122223333:role/team/App").path == "/team/"
+
+
+def test_the_operator_spellings_are_what_condition_operator_base_takes() -> None:
+    names = [*CONDITION_OPERATORS, "IfExists", "Foo", "stringequals", ""]
+    prefixes = ["", "ForAllValues:", "ForAnyValue:", "ForAnyValue:ForAllValues:", "forallvalues:"]
+    suffixes = ["", "IfExists", "IfExistsIfExists", "ifexists"]
+    spellings = {f"{p}{n}{s}" for p in prefixes for n in names for s in suffixes}
+    assert len(spellings) > 500
+    taken = {s for s in spellings if condition_operator_base(s) is not None}
+    assert taken == spellings & _OPERATOR_SPELLINGS
+    assert "ForAnyValue:StringLikeIfExists" in taken
+    assert "NullIfExists" not in _OPERATOR_SPELLINGS

@@ -79,7 +79,7 @@ class StatementLinter:
         findings += self._resources(statement, path)
         if "Condition" in statement:
             actions = statement_actions(statement)
-            findings += lint_condition(statement["Condition"], child_path(path, "Condition"), actions)
+            findings += lint_condition(statement["Condition"], f"{path}.Condition", actions)
         return findings
 
     # -- structure ---------------------------------------------------------------------
