@@ -46,8 +46,12 @@ def test_the_memos_of_untrusted_patterns_stay_bounded_and_answers_stay_right() -
     clean = _spellings(cap + 500)  # every one an action a key policy grants: clean
     text = _policy(clean)
     assert lint_policy(text, max_bytes=2 * len(text)) == []  # over the quota: that is not the point
+    long_one = "kms:Describe" + "*" * 200  # clean, and long: judged, never remembered
+    assert lint_policy(_policy([long_one])) == []
+    assert covers_put_key_policy({"NotAction": long_one})
     for memo in (lint_actions._CLEAN, lint_actions._PUT, lint_actions._NOT_PUT):
         assert len(memo) <= cap
+        assert long_one not in memo
     # past the cap, patterns are still judged, not taken as clean or as naming kms:PutKeyPolicy
     codes = [f.code for f in lint_policy(_policy(["kms:Describe*", "kms:Nothing*", "kms:Decrpyt"]))]
     assert codes == ["KMS_WILDCARD_MATCHES_NOTHING", "UNKNOWN_KMS_ACTION"]

@@ -87,8 +87,10 @@ def _off_key() -> frozenset[str]:
 
 #: A finding without its path: (severity, code, message).
 _Problem = tuple[Severity, str, str]
-#: At most this many patterns are remembered in each memo below (they come from untrusted input).
+#: At most this many patterns, of at most _MEMO_LENGTH characters, are remembered in each memo
+#: below: they come from untrusted input (IAM action names are under 50 characters).
 _MEMO_SIZE = 4096
+_MEMO_LENGTH = 128
 #: Patterns known to need no finding in an Action element.
 _CLEAN: set[str] = set()
 #: Patterns known to match kms:PutKeyPolicy, and known not to.
@@ -106,7 +108,7 @@ def action_problems(actions: Collection[str], negated: bool) -> list[tuple[int, 
         problem = action_problem(action, negated)
         if problem is not None:
             found.append((index, problem))
-        elif not negated and len(_CLEAN) < _MEMO_SIZE:
+        elif not negated and len(_CLEAN) < _MEMO_SIZE and len(action) <= _MEMO_LENGTH:
             _CLEAN.add(action)
     return found
 
@@ -115,7 +117,7 @@ def _names_put_key_policy(patterns: Collection[str]) -> bool:
     for pattern in patterns:
         matched = _PUT_KEY_POLICY in matching_actions(pattern)
         memo = _PUT if matched else _NOT_PUT
-        if len(memo) < _MEMO_SIZE:
+        if len(memo) < _MEMO_SIZE and len(pattern) <= _MEMO_LENGTH:
             memo.add(pattern)
         if matched:
             return True
