@@ -31,7 +31,6 @@ __all__ = [
     "has_condition",
     "indexed_statements",
     "is_object",
-    "is_string_list",
     "item_path",
     "iter_statements",
     "json_type",
@@ -39,7 +38,6 @@ __all__ = [
     "statement_label",
     "statement_path",
     "string_items",
-    "strings",
 ]
 
 #: Elements allowed at the top of a policy document.
@@ -225,31 +223,19 @@ def make_finding(severity: Severity, code: str, path: str, message: str) -> Find
     return Finding(severity=severity, code=code, path=path, message=message)
 
 
-def is_string_list(value: Any) -> bool:
-    """Whether ``value`` is a string or a list of strings."""
-    if isinstance(value, str):
-        return True
-    return isinstance(value, list) and not [item for item in value if not isinstance(item, str)]
-
-
 _IS_STR = str.__instancecheck__  # isinstance(x, str), for map() (a loop in C)
 
 
 def string_items(value: Any) -> list[str] | tuple[str] | None:
     """The items of a string-or-list-of-strings element, or None if ``value`` is not one.
 
-    ``is_string_list`` and ``strings`` in one step.
+    (See :func:`item_path` for where each item is.)
     """
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(map(_IS_STR, value)):
         return value
     return None
-
-
-def strings(value: str | list[str]) -> list[str]:
-    """The items of a string-or-list element (see :func:`item_path` for where each one is)."""
-    return [value] if isinstance(value, str) else value
 
 
 def item_path(path: str, value: str | list[str], index: int) -> str:
