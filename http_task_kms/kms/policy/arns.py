@@ -163,8 +163,31 @@ def classify_aws_principal(value: str) -> AwsPrincipal:
     """Classify one value of an ``"AWS"`` principal (or of a caller identity ARN).
 
     Memoised (the result is frozen): a policy is linted on every request, and policies
-    repeat their principals.
+    repeat their principals. The usual values (an account's root, an IAM user or role)
+    are told by one pattern; :func:`_classify` says the same of them, step by step.
     """
+    plain = _PLAIN_IAM_RE.fullmatch(value)
+    if plain is None:
+        return _classify(value)
+    partition, account, root, kind, head, name = plain.groups()
+    if root:
+        return AwsPrincipal(value=value, kind="root", account=account, partition=partition)
+    iam_kind: PrincipalKind = "user" if kind == "user" else "role"
+    path = f"/{head}" if head else "/"
+    return AwsPrincipal(value, iam_kind, account=account, partition=partition, name=name, path=path)
+
+
+#: What :func:`_classify` takes for a root, user or role ARN, in one pattern (no wildcard,
+#: an AWS partition, a 12-digit account, an empty region): partition, account, "root" or the
+#: kind, its path's segments (each with its "/") and its name.
+_PLAIN_IAM_RE = re.compile(
+    r"arn:(aws(?:-[a-z]+)*):iam::([0-9]{12}):"
+    r"(?:(root)|(user|role)/((?:[\x21-\x29\x2b-\x3e\x40-\x7e]+/)*)([\w+=,.@-]+))"
+)
+
+
+def _classify(value: str) -> AwsPrincipal:
+    """:func:`classify_aws_principal`, step by step."""
     if value == "*":
         return AwsPrincipal(value=value, kind="any")
     if value.isdigit():

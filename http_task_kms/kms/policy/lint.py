@@ -114,6 +114,7 @@ from .model import (
 __all__ = ["Finding", "Severity", "kms_actions", "lint_policy"]
 
 _BAD_CHARACTER_RE = re.compile(r"[^\t\n\r\x20-\xff]")
+_ALLOWED_BYTES = b"\t\n\r" + bytes(range(0x20, 0x100))
 _CURRENT_VERSION = "2012-10-17"
 _OLD_VERSION = "2008-10-17"
 
@@ -166,6 +167,7 @@ def lint_policy(
         findings.extend(_check_duplicate_keys(document, "$"))
     findings.extend(_check_document(document))
     linter = StatementLinter(key_arn=key_arn, allow_public_principal=allow_public_principal)
+    statements: list[tuple[str, Mapping[str, Any]]] = []
     for path, statement in iter_statements(document):
         if not is_object(statement):
             findings.append(
@@ -178,9 +180,12 @@ def lint_policy(
                 )
             )
             continue
+        statements.append((path, statement))
         findings.extend(linter.lint(statement, path))
-    findings.extend(_check_sids(document))
-    findings.extend(lint_manageable(document, key_arn=key_arn, acknowledged=allow_unmanageable_key))
+    findings.extend(_check_sids(statements))
+    findings.extend(
+        lint_manageable(document, statements, key_arn=key_arn, acknowledged=allow_unmanageable_key)
+    )
     return findings
 
 
@@ -219,6 +224,13 @@ def _parse_failure(exc: json.JSONDecodeError) -> Finding:
 
 
 def _check_characters(text: str) -> list[Finding]:
+    try:
+        latin1 = text.encode("latin-1")
+    except UnicodeEncodeError:  # a character over U+00FF (or a lone surrogate): found below
+        pass
+    else:
+        if not latin1.translate(None, _ALLOWED_BYTES):  # the text without its allowed bytes
+            return []
     bad = _BAD_CHARACTER_RE.search(text)
     if bad is None:
         return []
@@ -245,7 +257,8 @@ def _check_characters(text: str) -> list[Finding]:
 
 
 def _check_size(text: str, max_bytes: int) -> list[Finding]:
-    size = len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate is still counted
+    # a lone surrogate is still counted
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         return [
             make_finding(
@@ -381,12 +394,10 @@ def _check_statement_element(document: Mapping[str, Any]) -> list[Finding]:
     return []
 
 
-def _check_sids(document: Mapping[str, Any]) -> list[Finding]:
+def _check_sids(statements: list[tuple[str, Mapping[str, Any]]]) -> list[Finding]:
     findings: list[Finding] = []
     first_seen: dict[str, str] = {}
-    for path, statement in iter_statements(document):
-        if not is_object(statement):
-            continue
+    for path, statement in statements:
         sid = statement.get("Sid")
         if not isinstance(sid, str):
             continue

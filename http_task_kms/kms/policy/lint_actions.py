@@ -9,8 +9,12 @@ the reference lists with no resource type (``kms:CreateKey``, ``kms:ListAliases`
 IAM policy, so a key policy cannot grant it (ACTION_NOT_ON_KEY).
 
 :func:`statement_actions` (the KMS actions a statement's Action or NotAction covers) is
-shared with the condition-key rules and the manageability check. Look-ups are memoised:
-policies repeat their patterns, and the reference never changes in a process.
+shared with the condition-key rules; :func:`covers_put_key_policy` (whether it covers
+``kms:PutKeyPolicy``) with the manageability and lockout checks. Look-ups are memoised per
+action pattern (never per element or statement): policies repeat their patterns, and the
+reference never changes in a process. A statement's patterns are looked up together
+(:func:`action_problems`), so that a statement of patterns already seen clean costs one set
+comparison.
 
 The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
 """
@@ -19,13 +23,20 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from . import iam
-from .model import Severity, as_list
+from .model import Severity, as_list, string_items
 
-__all__ = ["action_problem", "all_actions", "matching_actions", "statement_actions"]
+__all__ = [
+    "action_problem",
+    "action_problems",
+    "all_actions",
+    "covers_put_key_policy",
+    "matching_actions",
+    "statement_actions",
+]
 
 _WILDCARDS = ("*", "?")
 #: The access-control guide's list of what a key policy cannot grant, cited in messages.
@@ -76,6 +87,67 @@ def _off_key() -> frozenset[str]:
 
 #: A finding without its path: (severity, code, message).
 _Problem = tuple[Severity, str, str]
+#: At most this many patterns, of at most _MEMO_LENGTH characters, are remembered in each memo
+#: below: they come from untrusted input (IAM action names are under 50 characters).
+_MEMO_SIZE = 4096
+_MEMO_LENGTH = 128
+#: Patterns known to need no finding in an Action element.
+_CLEAN: set[str] = set()
+#: Patterns known to match kms:PutKeyPolicy, and known not to.
+_PUT: set[str] = set()
+_NOT_PUT: set[str] = set()
+_PUT_KEY_POLICY = "kms:PutKeyPolicy"
+
+
+def action_problems(actions: Collection[str], negated: bool) -> list[tuple[int, _Problem]]:
+    """``(index, problem)`` for each item of an Action (``negated`` False) or NotAction element's strings."""
+    if not negated and _CLEAN.issuperset(actions):
+        return []
+    found = []
+    for index, action in enumerate(actions):
+        problem = action_problem(action, negated)
+        if problem is not None:
+            found.append((index, problem))
+        elif not negated and len(_CLEAN) < _MEMO_SIZE and len(action) <= _MEMO_LENGTH:
+            _CLEAN.add(action)
+    return found
+
+
+def _names_put_key_policy(patterns: Collection[str]) -> bool:
+    for pattern in patterns:
+        matched = _PUT_KEY_POLICY in matching_actions(pattern)
+        memo = _PUT if matched else _NOT_PUT
+        if len(memo) < _MEMO_SIZE and len(pattern) <= _MEMO_LENGTH:
+            memo.add(pattern)
+        if matched:
+            return True
+    return False
+
+
+def _some_strings(value: Any) -> list[str]:
+    """The strings of a list that holds other things too (none of anything else)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def covers_put_key_policy(statement: Mapping[str, Any]) -> bool:
+    """Whether the statement's Action (or everything but its NotAction) covers kms:PutKeyPolicy.
+
+    The same as ``"kms:PutKeyPolicy" in statement_actions(statement)``, without building the
+    set: items that are not strings are ignored, as there.
+    """
+    if "Action" in statement:
+        value, negated = statement["Action"], False
+    elif "NotAction" in statement:
+        value, negated = statement["NotAction"], True
+    else:
+        return False
+    items = string_items(value)
+    patterns: Collection[str] = items if items is not None else _some_strings(value)
+    if not _PUT.isdisjoint(patterns):
+        return not negated
+    if _NOT_PUT.issuperset(patterns):
+        return negated
+    return _names_put_key_policy(patterns) != negated
 
 
 @functools.lru_cache(maxsize=4096)

@@ -36,7 +36,6 @@ from .model import (
     Severity,
     as_list,
     child_path,
-    condition_operator_base,
     did_you_mean,
     is_object,
     make_finding,
@@ -221,37 +220,42 @@ def lint_condition(condition: Any, path: str, actions: frozenset[str]) -> list[F
         ]
     findings: list[Finding] = []
     for operator, block in condition.items():
-        operator_path = child_path(path, operator)
-        if condition_operator_base(operator) is None:
+        if operator not in _OPERATOR_SPELLINGS:  # what condition_operator_base() takes
             findings.append(
                 make_finding(
                     "ERROR",
                     "CONDITION_OPERATOR_UNKNOWN",
-                    operator_path,
+                    child_path(path, operator),
                     f'"{operator}" is not an IAM condition operator.'
                     f"{did_you_mean(operator, _OPERATOR_SPELLINGS)} Operators are names "
                     "such as StringEquals or ArnLike, optionally prefixed with "
                     "ForAllValues:/ForAnyValue: or suffixed with IfExists.",
                 )
             )
-        if not is_object(block) or not all(_is_condition_value(v) for v in block.values()):
-            findings.append(
-                make_finding(
-                    "ERROR",
-                    "INVALID_TYPE",
-                    operator_path,
-                    f"{operator} must map condition keys to a value or a list of values, "
-                    'e.g. {"kms:CallerAccount": "111122223333"}.',
-                )
+        findings += _block_findings(operator, block, path, actions)
+    return findings
+
+
+def _block_findings(operator: str, block: Any, path: str, actions: frozenset[str]) -> list[Finding]:
+    """Findings about the block of ``operator`` in the Condition at ``path`` (paths made only for them)."""
+    findings: list[Finding] = []
+    if not is_object(block) or not all(_is_condition_value(v) for v in block.values()):
+        findings.append(
+            make_finding(
+                "ERROR",
+                "INVALID_TYPE",
+                child_path(path, operator),
+                f"{operator} must map condition keys to a value or a list of values, "
+                'e.g. {"kms:CallerAccount": "111122223333"}.',
             )
-        if is_object(block):
-            for key in block:
-                problem = _key_problem(str(key), actions)
-                if problem is not None:
-                    severity, code, message = problem
-                    findings.append(
-                        make_finding(severity, code, child_path(operator_path, str(key)), message)
-                    )
+        )
+    if is_object(block):
+        for key in block:
+            problem = _key_problem(str(key), actions)
+            if problem is not None:
+                severity, code, message = problem
+                where = child_path(child_path(path, operator), str(key))
+                findings.append(make_finding(severity, code, where, message))
     return findings
 
 

@@ -26,12 +26,12 @@ silence it (it bypasses KMS's check, not this one); only the operator's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .arns import classify_aws_principal, parse_arn
-from .lint_actions import statement_actions
+from .lint_actions import covers_put_key_policy
 from .model import (
     Finding,
     as_list,
@@ -46,7 +46,6 @@ from .model import (
 __all__ = ["DEFAULT_KEY_POLICY_DOC", "lint_manageable"]
 
 DEFAULT_KEY_POLICY_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
-_ACTION = "kms:PutKeyPolicy"
 _AWS_KINDS = frozenset({"any", "account", "root", "user", "role", "assumed_role", "federated_user"})
 _EVERYONE = "*"
 _ALL_BUT = "all but those listed in NotPrincipal"
@@ -60,12 +59,10 @@ class _Grantee:
     account: str | None
 
 
-def _covers_action(statement: Mapping[str, Any]) -> bool:
-    return _ACTION in statement_actions(statement)
-
-
 def _may_cover_key(statement: Mapping[str, Any], key_arn: str | None) -> bool:
     """Whether the statement's Resource can be this key (unknown counts as yes)."""
+    if statement.get("Resource") == "*":
+        return True
     if "Resource" in statement:
         items = [i for i in as_list(statement["Resource"]) if isinstance(i, str)]
         if key_arn is not None:
@@ -155,31 +152,36 @@ def _account_hint(document: Mapping[str, Any], key_arn: str | None) -> str:
 
 
 def lint_manageable(
-    document: Mapping[str, Any], *, key_arn: str | None = None, acknowledged: bool = False
+    document: Mapping[str, Any],
+    statements: Sequence[tuple[str, Mapping[str, Any]]] | None = None,
+    *,
+    key_arn: str | None = None,
+    acknowledged: bool = False,
 ) -> list[Finding]:
     """UNMANAGEABLE_KEY when no AWS principal could ever call kms:PutKeyPolicy under ``document``.
 
+    ``statements`` are its statement objects with their paths, if the caller has them already.
     ``acknowledged`` is the operator's ``--allow-unmanageable-key``: the finding is then a
     SECURITY_WARNING instead of an ERROR.
     """
-    statements = [(p, s) for p, s in iter_statements(document) if is_object(s)]
+    if statements is None:
+        statements = [(p, s) for p, s in iter_statements(document) if is_object(s)]
     if not statements:
         return []  # STATEMENT_MISSING or INVALID_TYPE says what is wrong
-    granting = [
-        (path, s)
-        for path, s in statements
-        if s.get("Effect") == "Allow" and _covers_action(s) and _may_cover_key(s, key_arn)
-    ]
     denies = [
         (path, s)
         for path, s in statements
         if s.get("Effect") == "Deny"
         and not has_condition(s)
-        and _covers_action(s)
+        and covers_put_key_policy(s)
         and _surely_covers_key(s, key_arn)
     ]
     notes: list[str] = []
-    for path, allow in granting:
+    for path, allow in statements:  # the Allows that grant it, in order, until one surely does
+        if allow.get("Effect") != "Allow" or not covers_put_key_policy(allow):
+            continue
+        if not _may_cover_key(allow, key_arn):
+            continue
         label = statement_label(allow, path)
         grantees = _grantees(allow)
         if not grantees:

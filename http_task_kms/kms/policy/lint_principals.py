@@ -6,7 +6,7 @@ The finding codes are documented in :mod:`http_task_kms.kms.policy.lint`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .arns import classify_aws_principal
@@ -19,11 +19,11 @@ from .model import (
     did_you_mean,
     has_condition,
     is_object,
-    is_string_list,
     item_path,
     json_type,
     make_finding,
-    strings,
+    statement_label,
+    string_items,
 )
 
 __all__ = ["is_public", "lint_allow_risks", "lint_principal"]
@@ -31,6 +31,9 @@ __all__ = ["is_public", "lint_allow_risks", "lint_principal"]
 #: A finding without its path: (severity, code, message).
 _Problem = tuple[Severity, str, str]
 
+_PRINCIPAL_TYPES = frozenset(PRINCIPAL_TYPES)
+#: The kinds of AWS principal value no finding is about.
+_PLAIN_KINDS = frozenset({"any", "account", "root", "user", "role", "federated_user"})
 _SERVICE_PRINCIPAL_RE = re.compile(
     r"^[a-z0-9][a-z0-9.-]*\.(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov)$"
 )
@@ -40,15 +43,13 @@ def is_public(principal: Any) -> bool:
     """Whether a Principal value names everyone: ``"*"`` or an ``AWS`` list holding ``"*"``."""
     if principal == "*":
         return True
-    if not is_object(principal) or not is_string_list(principal.get("AWS")):
+    if not is_object(principal):
         return False
-    aws = principal["AWS"]
-    return "*" in ([aws] if isinstance(aws, str) else aws)
+    aws = string_items(principal.get("AWS"))
+    return aws is not None and "*" in aws
 
 
-def lint_allow_risks(
-    statement: Mapping[str, Any], path: str, label: str, *, allow_public: bool = False
-) -> list[Finding]:
+def lint_allow_risks(statement: Mapping[str, Any], path: str, *, allow_public: bool = False) -> list[Finding]:
     """The grants-too-much findings of an Allow: NotPrincipal, and ``"*"`` without a caller condition.
 
     An Allow to ``"*"`` with no Condition at all lets anyone in any account use (or manage)
@@ -58,6 +59,7 @@ def lint_allow_risks(
     """
     findings: list[Finding] = []
     if "NotPrincipal" in statement:
+        label = statement_label(statement, path)
         findings.append(
             make_finding(
                 "SECURITY_WARNING",
@@ -71,7 +73,7 @@ def lint_allow_risks(
         )
     if not is_public(statement.get("Principal")):
         return findings
-    where = child_path(path, "Principal")
+    where, label = child_path(path, "Principal"), statement_label(statement, path)
     if not has_condition(statement):
         findings.append(_public_unconditioned(label, where, allow_public=allow_public))
     elif not restricts_caller(statement.get("Condition")):
@@ -117,13 +119,15 @@ def lint_principal(principal: Any, statement_path: str, element: str) -> list[Fi
     """Findings about the ``element`` (Principal or NotPrincipal) of the statement at ``statement_path``."""
     if principal == "*":
         return []
-    path = child_path(statement_path, element)
+    aws = principal.get("AWS") if type(principal) is dict and len(principal) == 1 else None
+    if isinstance(aws, str) and classify_aws_principal(aws).kind in _PLAIN_KINDS:
+        return []  # the usual shape: {"AWS": "<one account, user or role>"}
     if not is_object(principal) or not principal:
         return [
             make_finding(
                 "ERROR",
                 "INVALID_TYPE",
-                path,
+                child_path(statement_path, element),
                 'A principal must be "*" or a non-empty object such as {"AWS": '
                 '["arn:aws:iam::111122223333:role/Admin"]}, '
                 f"not a JSON {json_type(principal)}.",
@@ -131,7 +135,8 @@ def lint_principal(principal: Any, statement_path: str, element: str) -> list[Fi
         ]
     findings: list[Finding] = []
     for kind, values in principal.items():
-        if kind not in PRINCIPAL_TYPES:
+        if kind not in _PRINCIPAL_TYPES:
+            path = child_path(statement_path, element)
             findings.append(
                 make_finding(
                     "ERROR",
@@ -141,21 +146,32 @@ def lint_principal(principal: Any, statement_path: str, element: str) -> list[Fi
                     f"CanonicalUser.{did_you_mean(kind, PRINCIPAL_TYPES)}",
                 )
             )
-        elif not is_string_list(values):
+            continue
+        items = string_items(values)
+        if items is None:
             message = f"{kind} must be a string or a list of strings."
-            findings.append(make_finding("ERROR", "INVALID_TYPE", child_path(path, kind), message))
+            where = child_path(child_path(statement_path, element), kind)
+            findings.append(make_finding("ERROR", "INVALID_TYPE", where, message))
         elif kind in ("AWS", "Service"):
-            findings += _values(kind, values, path)
+            findings += _values(kind, values, items, statement_path, element)
     return findings
 
 
-def _values(kind: str, values: str | list[str], path: str) -> list[Finding]:
+def _values(kind: str, values: Any, items: Sequence[str], statement_path: str, element: str) -> list[Finding]:
+    """Findings about the principal values ``items`` (of ``values``) of type ``kind``."""
     findings: list[Finding] = []
-    for index, value in enumerate(strings(values)):
-        problem = _aws_problem(value) if kind == "AWS" else _service_problem(value)
+    for index, value in enumerate(items):
+        if kind == "AWS":
+            if classify_aws_principal(value).kind in _PLAIN_KINDS:
+                continue
+            problem = _aws_problem(value)
+        elif _SERVICE_PRINCIPAL_RE.match(value):
+            continue
+        else:
+            problem = _service_problem(value)
         if problem is not None:
-            where = item_path(child_path(path, kind), values, index)
-            findings.append(make_finding(problem[0], problem[1], where, problem[2]))
+            path = child_path(child_path(statement_path, element), kind)
+            findings.append(make_finding(problem[0], problem[1], item_path(path, values, index), problem[2]))
     return findings
 
 

@@ -11,20 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from .arns import parse_arn
-from .lint_actions import action_problem, statement_actions
+from .lint_actions import action_problems, statement_actions
 from .lint_conditions import lint_condition
-from .lint_principals import lint_allow_risks, lint_principal
+from .lint_principals import is_public, lint_allow_risks, lint_principal
 from .model import (
     STATEMENT_ELEMENTS,
     Finding,
     child_path,
     did_you_mean,
     glob_match,
-    is_string_list,
     item_path,
     make_finding,
     statement_label,
-    strings,
+    string_items,
 )
 
 __all__ = ["MISSING_NOTICE", "STAR_NOTICE", "StatementLinter"]
@@ -48,12 +47,18 @@ _EXCLUSIVE_PAIRS = (
 )
 
 
+_ELEMENTS = frozenset(STATEMENT_ELEMENTS)
+
+
 @dataclass(frozen=True)
 class StatementLinter:
     """Lints one statement at a time; ``key_arn`` and the operator's acknowledgements are fixed.
 
     ``allow_public_principal`` is the operator's ``--allow-public-principal``: an Allow to
     ``"*"`` without a Condition is then a SECURITY_WARNING instead of an ERROR.
+
+    One pass over the statement's elements; a statement's label (its Sid and path) is made
+    only for a finding's message.
     """
 
     key_arn: str | None
@@ -61,71 +66,55 @@ class StatementLinter:
 
     def lint(self, statement: Mapping[str, Any], path: str) -> list[Finding]:
         """Every finding about one statement object at ``path``."""
-        label = statement_label(statement, path)
-        findings = self._structure(statement, path, label)
-        for element in ("Principal", "NotPrincipal"):
-            if element in statement:
-                findings += lint_principal(statement[element], path, element)
-        if statement.get("Effect") == "Allow":
-            findings += lint_allow_risks(statement, path, label, allow_public=self.allow_public_principal)
-        findings += self._actions(statement, path, label)
-        findings += self._resources(statement, path, label)
+        findings = self._structure(statement, path)
+        if "Principal" in statement:
+            findings += lint_principal(statement["Principal"], path, "Principal")
+        if "NotPrincipal" in statement:
+            findings += lint_principal(statement["NotPrincipal"], path, "NotPrincipal")
+        if statement.get("Effect") == "Allow" and (
+            "NotPrincipal" in statement or is_public(statement.get("Principal"))
+        ):
+            findings += lint_allow_risks(statement, path, allow_public=self.allow_public_principal)
+        findings += self._actions(statement, path)
+        findings += self._resources(statement, path)
         if "Condition" in statement:
             actions = statement_actions(statement)
-            findings += lint_condition(statement["Condition"], child_path(path, "Condition"), actions)
+            findings += lint_condition(statement["Condition"], f"{path}.Condition", actions)
         return findings
 
     # -- structure ---------------------------------------------------------------------
 
-    def _structure(self, statement: Mapping[str, Any], path: str, label: str) -> list[Finding]:
+    def _structure(self, statement: Mapping[str, Any], path: str) -> list[Finding]:
         findings: list[Finding] = []
-        for key in statement:
-            if key not in STATEMENT_ELEMENTS:
-                findings.append(
-                    make_finding(
-                        "ERROR",
-                        "UNKNOWN_ELEMENT",
-                        child_path(path, key),
-                        f'"{key}" is not a statement element; allowed are '
-                        f"{', '.join(STATEMENT_ELEMENTS)}.{did_you_mean(key, STATEMENT_ELEMENTS)}"
-                        " Remove or rename it.",
-                    )
-                )
+        if not _ELEMENTS.issuperset(statement):
+            findings += [_unknown_element(key, path) for key in statement if key not in _ELEMENTS]
         if "Sid" in statement and not isinstance(statement["Sid"], str):
             findings.append(
                 make_finding("ERROR", "INVALID_TYPE", child_path(path, "Sid"), "Sid must be a string.")
             )
         effect = statement.get("Effect")
-        if effect not in ("Allow", "Deny"):
-            what = "has no Effect" if effect is None else f"has Effect {json.dumps(effect)}"
-            hint = did_you_mean(effect, ("Allow", "Deny")) if isinstance(effect, str) else ""
-            findings.append(
-                make_finding(
-                    "ERROR",
-                    "EFFECT_INVALID",
-                    child_path(path, "Effect") if "Effect" in statement else path,
-                    f'Statement {label} {what}; it must be "Allow" or "Deny".{hint}',
-                )
-            )
-        for positive, negative in _EXCLUSIVE_PAIRS:
-            if positive in statement and negative in statement:
-                findings.append(
-                    make_finding(
-                        "ERROR",
-                        "CONFLICTING_ELEMENTS",
-                        path,
-                        f"Statement {label} has both {positive} and {negative}, which IAM "
-                        "does not allow in one statement. Keep one of them.",
+        if effect not in ("Allow", "Deny"):  # an Effect may be of any JSON type: no set
+            findings.append(_effect_invalid(statement, path, effect))
+        if "NotPrincipal" in statement or "NotAction" in statement or "NotResource" in statement:
+            for positive, negative in _EXCLUSIVE_PAIRS:
+                if positive in statement and negative in statement:
+                    findings.append(
+                        make_finding(
+                            "ERROR",
+                            "CONFLICTING_ELEMENTS",
+                            path,
+                            f"Statement {statement_label(statement, path)} has both {positive} and "
+                            f"{negative}, which IAM does not allow in one statement. Keep one of them.",
+                        )
                     )
-                )
         if "Principal" not in statement and "NotPrincipal" not in statement:
             findings.append(
                 make_finding(
                     "ERROR",
                     "PRINCIPAL_MISSING",
                     path,
-                    f"Statement {label} names no Principal; KMS rejects key-policy statements "
-                    'without one. Add one, e.g. "Principal": {"AWS": '
+                    f"Statement {statement_label(statement, path)} names no Principal; KMS rejects "
+                    'key-policy statements without one. Add one, e.g. "Principal": {"AWS": '
                     '"arn:aws:iam::111122223333:root"}.',
                 )
             )
@@ -133,53 +122,57 @@ class StatementLinter:
 
     # -- actions -----------------------------------------------------------------------
 
-    def _actions(self, statement: Mapping[str, Any], path: str, label: str) -> list[Finding]:
+    def _actions(self, statement: Mapping[str, Any], path: str) -> list[Finding]:
         element = "Action" if "Action" in statement else "NotAction"
-        if element not in statement or statement[element] == []:
+        value = statement.get(element, _ABSENT)
+        if value is _ABSENT or value == []:
             return [
                 make_finding(
                     "ERROR",
                     "ACTION_MISSING",
                     path,
-                    f"Statement {label} has no Action or NotAction, and {MISSING_NOTICE}. Add the "
-                    'KMS actions it is meant to cover, e.g. "Action": "kms:Decrypt".',
+                    f"Statement {statement_label(statement, path)} has no Action or NotAction, and "
+                    f"{MISSING_NOTICE}. Add the KMS actions it is meant to cover, e.g. "
+                    '"Action": "kms:Decrypt".',
                 )
             ]
-        value = statement[element]
-        if not is_string_list(value):
+        items = string_items(value)
+        if items is None:
             return [_not_strings(path, element)]
-        negated = element == "NotAction"
-        findings: list[Finding] = []
-        for index, action in enumerate(strings(value)):
-            problem = action_problem(action, negated)
-            if problem is not None:
-                where = item_path(child_path(path, element), value, index)
-                findings.append(make_finding(problem[0], problem[1], where, problem[2]))
-        return findings
+        found = action_problems(items, element == "NotAction")
+        if not found:
+            return []
+        return [
+            make_finding(severity, code, item_path(child_path(path, element), value, index), message)
+            for index, (severity, code, message) in found
+        ]
 
     # -- resources ---------------------------------------------------------------------
 
-    def _resources(self, statement: Mapping[str, Any], path: str, label: str) -> list[Finding]:
+    def _resources(self, statement: Mapping[str, Any], path: str) -> list[Finding]:
         element = "Resource" if "Resource" in statement else "NotResource"
-        if element not in statement or statement[element] == []:
+        value = statement.get(element, _ABSENT)
+        if value == "*" and element == "Resource":
+            return []
+        if value is _ABSENT or value == []:
             return [
                 make_finding(
                     "ERROR",
                     "RESOURCE_MISSING",
                     path,
-                    f"Statement {label} has no Resource, and {MISSING_NOTICE}. Add "
-                    '"Resource": "*" (in a key policy, "*" means this key).',
+                    f"Statement {statement_label(statement, path)} has no Resource, and "
+                    f'{MISSING_NOTICE}. Add "Resource": "*" (in a key policy, "*" means this key).',
                 )
             ]
-        value = statement[element]
-        if not is_string_list(value):
+        items = string_items(value)
+        if items is None:
             return [_not_strings(path, element)]
-        if element == "Resource" and value in ("*", ["*"]):
+        if element == "Resource" and value == ["*"]:
             return []
         check = self._resource if element == "Resource" else self._not_resource
         return [
             found
-            for index, resource in enumerate(strings(value))
+            for index, resource in enumerate(items)
             if (found := check(resource, item_path(child_path(path, element), value, index))) is not None
         ]
 
@@ -213,6 +206,31 @@ class StatementLinter:
                 f'NotResource "{resource}" excludes this key, so the statement never applies to it',
             )
         return _not_star(f'The statement uses NotResource "{resource}" instead of a Resource', path)
+
+
+_ABSENT: Any = object()  # an element the statement does not have
+
+
+def _unknown_element(key: str, path: str) -> Finding:
+    return make_finding(
+        "ERROR",
+        "UNKNOWN_ELEMENT",
+        child_path(path, key),
+        f'"{key}" is not a statement element; allowed are '
+        f"{', '.join(STATEMENT_ELEMENTS)}.{did_you_mean(key, STATEMENT_ELEMENTS)}"
+        " Remove or rename it.",
+    )
+
+
+def _effect_invalid(statement: Mapping[str, Any], path: str, effect: Any) -> Finding:
+    what = "has no Effect" if effect is None else f"has Effect {json.dumps(effect)}"
+    hint = did_you_mean(effect, ("Allow", "Deny")) if isinstance(effect, str) else ""
+    return make_finding(
+        "ERROR",
+        "EFFECT_INVALID",
+        child_path(path, "Effect") if "Effect" in statement else path,
+        f'Statement {statement_label(statement, path)} {what}; it must be "Allow" or "Deny".{hint}',
+    )
 
 
 def _not_strings(path: str, element: str) -> Finding:

@@ -24,7 +24,6 @@ is unknown.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,7 +32,8 @@ from pydantic import BaseModel, ConfigDict
 
 from .arns import AwsPrincipal, classify_aws_principal, parse_arn
 from .conditions import Tri, evaluate_condition, tri_and
-from .model import as_list, glob_match, is_object, iter_statements, statement_label
+from .lint_actions import covers_put_key_policy
+from .model import as_list, glob_match, indexed_statements, is_object, statement_label, statement_path
 
 __all__ = [
     "CALLER_KINDS",
@@ -47,7 +47,6 @@ __all__ = [
 Verdict = Literal["PASS", "PASS_DELEGATED", "UNCERTAIN", "FAIL"]
 Strength = Literal["named", "account"]
 
-_ACTION = "kms:PutKeyPolicy"
 #: The principal kinds a caller can be (what sts:GetCallerIdentity returns).
 CALLER_KINDS = ("root", "user", "role", "assumed_role", "federated_user")
 
@@ -79,15 +78,20 @@ class _Outcome:
     """How one statement relates to the request."""
 
     path: str
-    label: str
+    statement: Mapping[str, Any]
     effect: str
     applies: Tri
     strength: Strength | None
     why: str
     grants_others: bool = False
 
+    @property
+    def label(self) -> str:
+        """How a reason names the statement (made only for the statements a reason names)."""
+        return statement_label(self.statement, self.path)
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)
 class _Evaluator:
     caller: AwsPrincipal
     key_arn: str | None
@@ -173,16 +177,9 @@ class _Evaluator:
 
     # -- action, resource, condition ----------------------------------------------------
 
-    @staticmethod
-    def _action(statement: Mapping[str, Any]) -> Tri:
-        for element, inverted in (("Action", False), ("NotAction", True)):
-            if element in statement:
-                value = statement[element]
-                patterns = (value,) if isinstance(value, str) else tuple(as_list(value))
-                return _names_put_key_policy(patterns) != inverted
-        return False
-
     def _resource(self, statement: Mapping[str, Any]) -> Tri:
+        if statement.get("Resource") == "*":
+            return True
         for element, inverted in (("Resource", False), ("NotResource", True)):
             if element not in statement:
                 continue
@@ -198,31 +195,35 @@ class _Evaluator:
 
     # -- one statement -------------------------------------------------------------------
 
-    def evaluate(self, statement: Mapping[str, Any], path: str) -> _Outcome | None:
+    def evaluate(self, statement: Mapping[str, Any], index: int | None) -> _Outcome | None:
+        """How the statement relates to the request; None when it cannot apply nor grant the action.
+
+        A statement whose action or resource is not the request's applies to nobody and
+        grants kms:PutKeyPolicy on this key to nobody, so no verdict depends on it: its
+        principal and condition are not even looked at.
+        """
         effect = statement.get("Effect")
         if effect not in ("Allow", "Deny") or (
             "Principal" not in statement and "NotPrincipal" not in statement
         ):
             return None  # KMS rejects such a statement; the lint reports it
-        label = statement_label(statement, path)
+        if not covers_put_key_policy(statement):
+            return None
+        resource = self._resource(statement)
+        if resource is False:
+            return None
         principal, strength, principal_why = self._principal(statement)
-        action, resource = self._action(statement), self._resource(statement)
         condition, condition_why = evaluate_condition(statement.get("Condition"), self.caller)
-        applies = tri_and(principal, action, resource, condition)
+        applies = tri_and(principal, resource, condition)
         reasons = [principal_why] if principal is not False else []
         if resource is None:
             reasons.append("its Resource cannot be matched to the key (no key ARN given)")
         if condition_why:
             reasons.append(condition_why)
         # Grants kms:PutKeyPolicy, but its principal or condition rules this caller out.
-        grants_others = applies is False and tri_and(action, resource) is not False
-        return _Outcome(path, label, str(effect), applies, strength, "; ".join(reasons), grants_others)
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_put_key_policy(patterns: tuple[Any, ...]) -> bool:
-    """Whether an Action element's items match kms:PutKeyPolicy (memoised: policies repeat them)."""
-    return any(isinstance(p, str) and glob_match(p, _ACTION, ignore_case=True) for p in patterns)
+        grants_others = applies is False
+        why = "; ".join(reasons)
+        return _Outcome(statement_path(index), statement, str(effect), applies, strength, why, grants_others)
 
 
 def _names(outcomes: list[_Outcome]) -> str:
@@ -267,19 +268,22 @@ def check_lockout(policy: Mapping[str, Any], *, caller_arn: str, key_arn: str | 
     evaluator = _Evaluator(caller=caller, key_arn=key_arn)
     outcomes = [
         outcome
-        for path, statement in iter_statements(policy)
-        if is_object(statement) and (outcome := evaluator.evaluate(statement, path)) is not None
+        for index, statement in indexed_statements(policy)
+        if is_object(statement) and (outcome := evaluator.evaluate(statement, index)) is not None
     ]
     return _verdict(outcomes, caller_arn)
 
 
 def _verdict(outcomes: list[_Outcome], caller_arn: str) -> LockoutResult:
-    denies = [o for o in outcomes if o.effect == "Deny" and o.applies is True]
-    maybe_denies = [o for o in outcomes if o.effect == "Deny" and o.applies is None]
-    allows = [o for o in outcomes if o.effect == "Allow" and o.applies is True]
+    by_effect: dict[tuple[str, Tri], list[_Outcome]] = {}  # (effect, applies) → outcomes, in order
+    for outcome in outcomes:
+        by_effect.setdefault((outcome.effect, outcome.applies), []).append(outcome)
+    denies = by_effect.get(("Deny", True), [])
+    maybe_denies = by_effect.get(("Deny", None), [])
+    allows = by_effect.get(("Allow", True), [])
     named = [o for o in allows if o.strength == "named"]
     delegated = [o for o in allows if o.strength == "account"]
-    maybe_allows = [o for o in outcomes if o.effect == "Allow" and o.applies is None]
+    maybe_allows = by_effect.get(("Allow", None), [])
     if denies:
         return _result(
             "FAIL",

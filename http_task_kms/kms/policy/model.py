@@ -29,14 +29,15 @@ __all__ = [
     "did_you_mean",
     "glob_match",
     "has_condition",
+    "indexed_statements",
     "is_object",
-    "is_string_list",
     "item_path",
     "iter_statements",
     "json_type",
     "make_finding",
     "statement_label",
-    "strings",
+    "statement_path",
+    "string_items",
 ]
 
 #: Elements allowed at the top of a policy document.
@@ -134,12 +135,22 @@ def as_list(value: Any) -> list[Any]:
 
 def iter_statements(policy: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """``(JSONPath, statement)`` pairs; a single statement object is allowed."""
+    return [(statement_path(index), item) for index, item in indexed_statements(policy)]
+
+
+def indexed_statements(policy: Mapping[str, Any]) -> list[tuple[int | None, Any]]:
+    """``(index, statement)`` pairs, index None for a single statement object (see :func:`statement_path`)."""
     statement = policy.get("Statement")
     if isinstance(statement, list):
-        return [(f"$.Statement[{index}]", item) for index, item in enumerate(statement)]
+        return list(enumerate(statement))
     if is_object(statement):
-        return [("$.Statement", statement)]
+        return [(None, statement)]
     return []
+
+
+def statement_path(index: int | None) -> str:
+    """The JSONPath of a statement of :func:`indexed_statements`."""
+    return "$.Statement" if index is None else f"$.Statement[{index}]"
 
 
 def statement_label(statement: Mapping[str, Any], path: str) -> str:
@@ -212,16 +223,19 @@ def make_finding(severity: Severity, code: str, path: str, message: str) -> Find
     return Finding(severity=severity, code=code, path=path, message=message)
 
 
-def is_string_list(value: Any) -> bool:
-    """Whether ``value`` is a string or a list of strings."""
+_IS_STR = str.__instancecheck__  # isinstance(x, str), for map() (a loop in C)
+
+
+def string_items(value: Any) -> list[str] | tuple[str] | None:
+    """The items of a string-or-list-of-strings element, or None if ``value`` is not one.
+
+    (See :func:`item_path` for where each item is.)
+    """
     if isinstance(value, str):
-        return True
-    return isinstance(value, list) and not [item for item in value if not isinstance(item, str)]
-
-
-def strings(value: str | list[str]) -> list[str]:
-    """The items of a string-or-list element (see :func:`item_path` for where each one is)."""
-    return [value] if isinstance(value, str) else value
+        return (value,)
+    if isinstance(value, list) and all(map(_IS_STR, value)):
+        return value
+    return None
 
 
 def item_path(path: str, value: str | list[str], index: int) -> str:
