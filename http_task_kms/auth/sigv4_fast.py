@@ -47,13 +47,24 @@ LOG = logging.getLogger(__name__)
 
 def _host(parts: SplitResult) -> str | None:
     """botocore's ``_host_from_url``: the lower-cased host, with its port unless the default one."""
-    if "@" in parts.netloc or "[" in parts.netloc or not parts.hostname:
+    if len(parts.netloc) > _REMEMBERED_NETLOC:
+        return _netloc_host.__wrapped__(parts.scheme, parts.netloc)
+    return _netloc_host(parts.scheme, parts.netloc)
+
+
+_REMEMBERED_NETLOC = 300  # a host name is at most 253 characters
+
+
+@functools.lru_cache(maxsize=64)
+def _netloc_host(scheme: str, netloc: str) -> str | None:
+    parts = SplitResult(scheme, netloc, "", "", "")
+    if "@" in netloc or "[" in netloc or not parts.hostname:
         return None  # user info, an IPv6 literal: botocore's
     try:
         port = parts.port
     except ValueError:
         return None
-    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
         return f"{parts.hostname}:{port}"
     return parts.hostname
 
