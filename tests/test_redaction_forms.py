@@ -32,7 +32,7 @@ from faultserver import ECHO_FORMS, FaultServer, echo_form, loopback_only, ok  #
 from http_task_kms import Client, Options, redact
 from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
 from http_task_kms.errors import CredentialsError
-from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES
+from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES, SecretSet
 from http_task_kms.transport import MAX_BODY_BYTES, Transport
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -228,6 +228,25 @@ def test_a_secret_cut_at_either_end_of_a_text_is_masked_from_eight_characters(se
     assert redact.redact_text(f'"…{head}…"') == f'"…{redact.REDACTED}…"'
     assert redact.redact_text(f"%2F{_percent(head)}") == f"%2F{redact.REDACTED}"  # encoded, then cut
     assert redact.redact_text(f"{tail} and the rest") == f"{redact.REDACTED} and the rest"
+
+
+@pytest.mark.parametrize("size", [8, 9, 30, 63])
+def test_a_cut_signature_is_masked_next_to_other_characters_of_its_run(size):
+    """The pieces of a signature are looked for in a text's hex ends only: its run may start earlier."""
+    head, tail = UNIT_SIGNATURE[:size], UNIT_SIGNATURE[-size:]
+    assert redact.redact_text(head) == redact.REDACTED  # the whole text (8 characters is enough)
+    assert redact.redact_text(tail.upper()) == redact.REDACTED
+    assert redact.redact_text(f"key=zz/{head}") == f"key=zz/{redact.REDACTED}"  # "zz/" is of the run
+    assert redact.redact_text(f"x-{head.upper()}") == f"x-{redact.REDACTED}"
+    assert redact.redact_text(f"{tail}zz+rest") == f"{redact.REDACTED}zz+rest"
+    assert redact.redact_text(f"0{tail}") == f"0{tail}"  # "0" then the tail: not a piece, kept
+
+
+def test_a_signature_that_is_not_hex_is_refused():
+    with pytest.raises(ValueError, match="hexadecimal"):
+        SecretSet().add_signature("Signature-is-not-hex-0123456789")
+    redact.register_signature("not hex at all, not even close")  # ignored, as it always was
+    assert redact.redact_text("not hex at all, not even close") == "not hex at all, not even close"
 
 
 def test_seven_characters_or_short_values_are_not_masked():
