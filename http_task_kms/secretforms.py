@@ -31,6 +31,7 @@ __all__ = [
     "SecretSet",
     "Span",
     "lower",
+    "may_hold_a_signature",
 ]
 
 #: Shorter values are not registered: they would mask ordinary words.
@@ -70,12 +71,24 @@ _AFTER_CUT = " \t\r\n\"'.…"
 _HEX_MARKS = bytes(ord("h") if chr(i) in "0123456789abcdef" else ord(" ") for i in range(256))
 _HEX_RUN = re.compile(b"h" * 16 + b"h*")  # a literal prefix (not h{16}): sre's fast search
 _HEX_PREFIX = re.compile(r"[0-9a-f]*")  # signatures are lower-case hex (register_signature)
+#: MIN_PIECE characters that may be hex digits or encode them (``%61``, ``%2561``, ``\\u0061``,
+#: ``\\x61``): a text without such a run can hold no signature nor any piece of one.
+_HEXISH_RUN = re.compile(rf"[0-9a-f%\\ux]{{{MIN_PIECE}}}")
 
 
 def _hex_length(text: str) -> int:
     """How many lower-case hex characters ``text`` starts with."""
     found = _HEX_PREFIX.match(text)
     return found.end() if found else 0
+
+
+def may_hold_a_signature(low: str) -> bool:
+    """Whether ``low`` (lower-cased) could hold any signature, or a piece of one, in any form.
+
+    False only when no run of :data:`MIN_PIECE` characters in it could spell hex digits:
+    then no signature, registered or not, can ever be found in it.
+    """
+    return _HEXISH_RUN.search(low) is not None
 
 
 def lower(text: str) -> str:
@@ -140,6 +153,7 @@ class SecretSet:
         # Replaced whole (never changed in place), so readers need no lock.
         self._kept: tuple[tuple[str, re.Pattern[str]], ...] = ()
         self._kept_secrets: tuple[tuple[str, ...], int] = ((), 0)  # the secrets, the longest's length
+        self._generation = 0  # counts the changes of the kept secrets (not of the signatures)
         self._signatures: OrderedDict[str, None] = OrderedDict()
         self._heads: dict[str, tuple[str, ...]] = {}
         self._tails: dict[str, tuple[str, ...]] = {}
@@ -163,6 +177,16 @@ class SecretSet:
                 self._secrets.popitem(last=False)
             self._kept = tuple(self._secrets.items())
             self._kept_secrets = (tuple(self._secrets), max(map(len, self._secrets), default=0))
+            self._generation += 1  # after the secrets are in place (see ``generation``)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the kept secrets do (a secret added or dropped), never goes back.
+
+        It changes only after the new secrets are in place: a text found clean by a search
+        that began after reading it has been searched for at least those secrets.
+        """
+        return self._generation
 
     def add_signature(self, signature: str) -> None:
         """Keep ``signature`` (hex, lower-cased) among the most recent ones; ValueError if not hex."""

@@ -249,6 +249,46 @@ def test_a_signature_that_is_not_hex_is_refused():
     assert redact.redact_text("not hex at all, not even close") == "not hex at all, not even close"
 
 
+LATER_SECRET = "LaterSecretKey/Registered+AfterTheTextWasSeen"  # no 8 characters that may spell hex
+
+
+def test_a_text_remembered_as_clean_is_searched_again_once_a_secret_in_it_is_registered():
+    whole, cut = f"echo: {LATER_SECRET}", f"cut: {_percent(LATER_SECRET[:12])}"
+    assert [redact.redact_text(whole), redact.redact_text(cut)] == [whole, cut]  # nothing to mask yet
+    assert whole in redact._clean  # the shortcut is taken: both are remembered as clean
+    assert cut in redact._clean
+    redact.register(LATER_SECRET)
+    assert redact.redact_text(whole) == f"echo: {redact.REDACTED}"
+    assert redact.redact_text(cut) == f"cut: {redact.REDACTED}"
+
+
+def test_a_text_that_could_hold_a_signature_is_never_remembered_as_clean():
+    later = hashlib.sha256(b"a signature made later").hexdigest()
+    texts = [
+        f"echo: {later}",
+        f"cut: {later[:8]}",
+        f"{later[-9:].upper()} was the end",
+        "cut: " + "".join(f"%{ord(c):02x}" for c in later[:10]),  # percent-encoded, then cut
+        "cut: " + "".join(f"\\u{ord(c):04x}" for c in later[:10]),  # JSON-escaped, then cut
+        "cut: " + "".join(f"\\x{ord(c):02x}" for c in later[:10]),  # repr-escaped, then cut
+    ]
+    assert [redact.redact_text(text) for text in texts] == texts  # not registered: nothing to mask
+    assert not any(text in redact._clean for text in texts)
+    redact.register_signature(later)
+    shown = [redact.redact_text(text) for text in texts]
+    assert all(redact.REDACTED in text for text in shown), shown
+    assert not leaked(shown, later)
+
+
+def test_the_texts_remembered_as_clean_stay_bounded():
+    for n in range(redact.CLEAN_TEXTS + 100):
+        redact.redact_text(f"X-Header-{n}: ok")
+    assert 0 < len(redact._clean) <= redact.CLEAN_TEXTS
+    long_text = "ok " * redact.MAX_CLEAN_LENGTH
+    assert redact.redact_text(long_text) == long_text
+    assert long_text not in redact._clean
+
+
 def test_seven_characters_or_short_values_are_not_masked():
     redact.register("testing", "s3cr3t-but-short")  # the second is 16 characters: registered
     assert redact.redact_text(f"ends with {UNIT_TOKEN[:7]}") == f"ends with {UNIT_TOKEN[:7]}"
