@@ -120,7 +120,7 @@ def _prepared(
         url=url,
         headers=CaseInsensitiveDict({name: value for name, value in merged.items() if value is not None}),
         data=body or {},
-        params=session.params,
+        params=session.params or None,  # None: no query to encode (as an empty one encodes)
         auth=session.auth,
         cookies=session.cookies,
         hooks=session.hooks,
