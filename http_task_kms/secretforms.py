@@ -151,8 +151,8 @@ class SecretSet:
         self._max_secrets, self._max_signatures = max_secrets, max_signatures
         self._secrets: OrderedDict[str, re.Pattern[str]] = OrderedDict()
         # Replaced whole (never changed in place), so readers need no lock.
-        self._kept: tuple[tuple[str, re.Pattern[str]], ...] = ()
-        self._kept_secrets: tuple[tuple[str, ...], int] = ((), 0)  # the secrets, the longest's length
+        # (pattern of each secret, the secrets, the longest's length): one snapshot.
+        self._kept: tuple[tuple[re.Pattern[str], ...], tuple[str, ...], int] = ((), (), 0)
         self._generation = 0  # counts the changes of the kept secrets (not of the signatures)
         self._signatures: OrderedDict[str, None] = OrderedDict()
         self._heads: dict[str, tuple[str, ...]] = {}
@@ -175,16 +175,17 @@ class SecretSet:
             self._secrets[secret] = re.compile(_pattern(secret))
             while len(self._secrets) > self._max_secrets:
                 self._secrets.popitem(last=False)
-            self._kept = tuple(self._secrets.items())
-            self._kept_secrets = (tuple(self._secrets), max(map(len, self._secrets), default=0))
+            secrets = tuple(self._secrets)
+            self._kept = (tuple(self._secrets.values()), secrets, max(map(len, secrets), default=0))
             self._generation += 1  # after the secrets are in place (see ``generation``)
 
     @property
     def generation(self) -> int:
         """Changes whenever the kept secrets do (a secret added or dropped), never goes back.
 
-        It changes only after the new secrets are in place: a text found clean by a search
-        that began after reading it has been searched for at least those secrets.
+        It changes only after the new secrets are in place, so a search that reads it first
+        searches for the secrets of that generation or a later one: a text it finds clean may
+        be remembered as clean for the generation it read (:func:`~http_task_kms.redact.redact_text`).
         """
         return self._generation
 
@@ -221,8 +222,8 @@ class SecretSet:
     # -- finding -----------------------------------------------------------------------------
     def spans(self, low: str) -> Iterator[Span]:
         """Where a kept secret or signature is in ``low`` (a text lower-cased by :func:`lower`)."""
-        kept, (secrets, longest) = self._kept, self._kept_secrets
-        for _, pattern in kept:
+        patterns, secrets, longest = self._kept
+        for pattern in patterns:
             yield from (m.span() for m in pattern.finditer(low))
         if self._lengths:
             yield from self._signature_spans(low)
