@@ -25,9 +25,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from .secretforms import MIN_SECRET_LENGTH, SecretSet, Span, lower
+from .secretforms import MIN_SECRET_LENGTH, SecretSet, Span, lower, may_hold_a_signature
 
 __all__ = [
+    "CLEAN_TEXTS",
+    "MAX_CLEAN_LENGTH",
     "REDACTED",
     "install_log_filter",
     "protect_logger",
@@ -56,8 +58,14 @@ _AUTHORIZATION_SIGNATURE = re.compile(r"Signature=([0-9a-fA-F]{16,})")
 _HEX = re.compile(r"[0-9a-f]+")
 _SECRET_HEADERS = frozenset({"x-amz-security-token"})
 
+#: Short texts remembered as clean (with the generation of the secrets they were searched for).
+CLEAN_TEXTS: Final = 4096
+#: The longest text remembered as clean (header names and values, reason phrases).
+MAX_CLEAN_LENGTH: Final = 256
+
 _lock = threading.Lock()
 _registry = SecretSet()
+_clean: dict[str, int] = {}  # a text -> the secrets' generation it was found clean for
 
 
 def register(*secrets: str | None) -> None:
@@ -93,13 +101,32 @@ def registered() -> tuple[int, int]:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every known secret, signature and session token masked, in any form."""
+    """``text`` with every known secret, signature and session token masked, in any form.
+
+    A short text found clean that could hold no signature in any form (a header name, a
+    content type, a host) is remembered as clean until the registered secrets change, so
+    that the same header is not searched again on every response (:data:`CLEAN_TEXTS`).
+    """
     if not text:
+        return text
+    generation = _registry.generation  # read before the search: see SecretSet.generation
+    if _clean.get(text) == generation:
         return text
     low = lower(text)
     spans = [m.span("value") for pattern in _NAMED for m in pattern.finditer(low)]
     spans.extend(_registry.spans(low))
-    return _masked(text, spans) if spans else text
+    if spans:
+        return _masked(text, spans)
+    if len(text) <= MAX_CLEAN_LENGTH and not may_hold_a_signature(low):
+        _remember_clean(text, generation)
+    return text
+
+
+def _remember_clean(text: str, generation: int) -> None:
+    """Note ``text`` as clean for ``generation``; the memory is emptied whenever it is full."""
+    if len(_clean) >= CLEAN_TEXTS:
+        _clean.clear()
+    _clean[text] = generation
 
 
 def _masked(text: str, spans: Iterable[Span]) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "SecretSet",
     "Span",
     "lower",
+    "may_hold_a_signature",
 ]
 
 #: Shorter values are not registered: they would mask ordinary words.
@@ -69,6 +70,25 @@ _RUN = re.compile(r"[a-z0-9+/=%\\_-]+")
 _AFTER_CUT = " \t\r\n\"'.…"
 _HEX_MARKS = bytes(ord("h") if chr(i) in "0123456789abcdef" else ord(" ") for i in range(256))
 _HEX_RUN = re.compile(b"h" * 16 + b"h*")  # a literal prefix (not h{16}): sre's fast search
+_HEX_PREFIX = re.compile(r"[0-9a-f]*")  # signatures are lower-case hex (register_signature)
+#: MIN_PIECE characters that may be hex digits or encode them (``%61``, ``%2561``, ``\\u0061``,
+#: ``\\x61``): a text without such a run can hold no signature nor any piece of one.
+_HEXISH_RUN = re.compile(rf"[0-9a-f%\\ux]{{{MIN_PIECE}}}")
+
+
+def _hex_length(text: str) -> int:
+    """How many lower-case hex characters ``text`` starts with."""
+    found = _HEX_PREFIX.match(text)
+    return found.end() if found else 0
+
+
+def may_hold_a_signature(low: str) -> bool:
+    """Whether ``low`` (lower-cased) could hold any signature, or a piece of one, in any form.
+
+    False only when no run of :data:`MIN_PIECE` characters in it could spell hex digits:
+    then no signature, registered or not, can ever be found in it.
+    """
+    return _HEXISH_RUN.search(low) is not None
 
 
 def lower(text: str) -> str:
@@ -131,7 +151,9 @@ class SecretSet:
         self._max_secrets, self._max_signatures = max_secrets, max_signatures
         self._secrets: OrderedDict[str, re.Pattern[str]] = OrderedDict()
         # Replaced whole (never changed in place), so readers need no lock.
-        self._kept: tuple[tuple[str, re.Pattern[str]], ...] = ()
+        # (pattern of each secret, the secrets, the longest's length): one snapshot.
+        self._kept: tuple[tuple[re.Pattern[str], ...], tuple[str, ...], int] = ((), (), 0)
+        self._generation = 0  # counts the changes of the kept secrets (not of the signatures)
         self._signatures: OrderedDict[str, None] = OrderedDict()
         self._heads: dict[str, tuple[str, ...]] = {}
         self._tails: dict[str, tuple[str, ...]] = {}
@@ -153,11 +175,25 @@ class SecretSet:
             self._secrets[secret] = re.compile(_pattern(secret))
             while len(self._secrets) > self._max_secrets:
                 self._secrets.popitem(last=False)
-            self._kept = tuple(self._secrets.items())
+            secrets = tuple(self._secrets)
+            self._kept = (tuple(self._secrets.values()), secrets, max(map(len, secrets), default=0))
+            self._generation += 1  # after the secrets are in place (see ``generation``)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the kept secrets do (a secret added or dropped), never goes back.
+
+        It changes only after the new secrets are in place, so a search that reads it first
+        searches for the secrets of that generation or a later one: a text it finds clean may
+        be remembered as clean for the generation it read (:func:`~http_task_kms.redact.redact_text`).
+        """
+        return self._generation
 
     def add_signature(self, signature: str) -> None:
-        """Keep ``signature`` (hex, lower-cased) among the most recent ones."""
+        """Keep ``signature`` (hex, lower-cased) among the most recent ones; ValueError if not hex."""
         signature = signature.lower()
+        if _hex_length(signature) != len(signature):
+            raise ValueError("a signature is hexadecimal")  # the pieces are looked for in hex only
         with self._lock:
             if signature in self._signatures:
                 self._signatures.move_to_end(signature)
@@ -186,14 +222,12 @@ class SecretSet:
     # -- finding -----------------------------------------------------------------------------
     def spans(self, low: str) -> Iterator[Span]:
         """Where a kept secret or signature is in ``low`` (a text lower-cased by :func:`lower`)."""
-        kept = self._kept
-        for _, pattern in kept:
+        patterns, secrets, longest = self._kept
+        for pattern in patterns:
             yield from (m.span() for m in pattern.finditer(low))
         if self._lengths:
             yield from self._signature_spans(low)
-        if kept or self._lengths:
-            secrets = tuple(secret for secret, _ in kept)
-            longest = max(map(len, secrets), default=0)
+        if (secrets or self._lengths) and len(low) >= MIN_PIECE:  # a shorter text holds no piece
             limit = max(6 * longest, max(self._lengths, default=0)) + 16
             yield from self._pieces(low, secrets, limit)
 
@@ -233,7 +267,9 @@ class SecretSet:
                     break
                 at = text.find(head, at + 1)
         longest = self._lengths[-1] if self._lengths else 0
-        for at in range(max(0, len(text) - longest), len(text) - MIN_PIECE + 1):
+        # A signature is hex: its head can only be in the hex characters that end the text.
+        hex_tail = _hex_length(text[::-1]) if longest else 0
+        for at in range(len(text) - min(longest, hex_tail), len(text) - MIN_PIECE + 1):
             if any(s.startswith(text[at:]) for s in self._heads.get(text[at : at + MIN_PIECE], ())):
                 yield offset + starts[at], offset + len(run)
                 break
@@ -250,7 +286,9 @@ class SecretSet:
                     break
                 at = text.find(tail, at + 1, len(secret))
         longest = self._lengths[-1] if self._lengths else 0
-        for size in range(min(longest, len(text)), MIN_PIECE - 1, -1):
+        # A signature is hex: its tail can only be in the hex characters that start the text.
+        hex_head = _hex_length(text) if longest else 0
+        for size in range(min(longest, hex_head), MIN_PIECE - 1, -1):
             piece = text[:size]
             if any(s.endswith(piece) for s in self._tails.get(piece[-MIN_PIECE:], ())):
                 yield offset, offset + starts[size]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from conftest import signer_for
 from faultserver import (
@@ -564,3 +565,30 @@ def test_console_entry_point_exit_code_in_a_subprocess(server, tmp_path):
     document = json.loads(done.stdout)
     assert document["error"]["code"] == "ConnectionError"
     assert document["attempts"] == 2
+
+
+def test_a_send_carries_what_requests_session_request_would_send(server: FaultServer) -> None:
+    """The transport prepares its request itself: the session's headers and cookies are still sent."""
+    server.default = ok({"Keys": []}, headers={"Set-Cookie": "lb=node-1; Path=/"})
+    transport = Transport(sleep=lambda _: None)
+    transport.session.headers["X-Session-Default"] = "kept"
+    transport.session.headers["Accept"] = None  # type: ignore[assignment] # removed, as requests removes it
+    options = Options(region="us-east-1", endpoint_url=server.url, max_attempts=1)
+    client = Client(options, signer=signer_for(ACCESS_KEY, SECRET), transport=transport)
+    assert client.test_request("kms.ListKeys", {}).ok
+    assert client.test_request("kms.ListKeys", {}).ok
+    first, second = server.received[-2:]
+    reference = requests.Session()
+    reference.headers["X-Session-Default"] = "kept"
+    reference.headers["Accept"] = None  # type: ignore[assignment]
+    reference.cookies.set("lb", "node-1", domain="127.0.0.1", path="/")
+    signed = {k: v for k, v in second.headers if k.lower() not in {"user-agent", "accept-encoding", "cookie"}}
+    request = requests.Request("POST", server.url, headers=signed, data=second.body)
+    expected = reference.prepare_request(request)
+    assert first.header("Cookie") is None
+    assert second.header("Cookie") == "lb=node-1"  # the cookie the server set, sent back as requests does
+    assert sorted((k.lower(), v) for k, v in second.headers) == sorted(
+        (k.lower(), v) for k, v in expected.headers.items()
+    )
+    assert second.header("Accept") is None
+    assert second.header("Content-Length") == str(len(second.body))

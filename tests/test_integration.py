@@ -56,10 +56,11 @@ def test_policy_string_is_sent_verbatim(
 class _TamperingSession(requests.Session):
     """Changes the body after it was signed, as a man in the middle would."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if isinstance(kwargs.get("data"), bytes):
-            kwargs["data"] = kwargs["data"].replace(b'"default"', b'"default" ')
-        return super().request(method, url, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if isinstance(request.body, bytes):
+            request.body = request.body.replace(b'"default"', b'"default" ')
+            request.prepare_content_length(request.body)
+        return super().send(request, **kwargs)
 
 
 def test_request_altered_after_signing_is_rejected(

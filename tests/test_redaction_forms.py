@@ -32,7 +32,7 @@ from faultserver import ECHO_FORMS, FaultServer, echo_form, loopback_only, ok  #
 from http_task_kms import Client, Options, redact
 from http_task_kms.auth.sigv4 import AwsCredentials, SigV4Signer
 from http_task_kms.errors import CredentialsError
-from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES
+from http_task_kms.secretforms import MAX_SECRETS, MAX_SIGNATURES, SecretSet
 from http_task_kms.transport import MAX_BODY_BYTES, Transport
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -228,6 +228,65 @@ def test_a_secret_cut_at_either_end_of_a_text_is_masked_from_eight_characters(se
     assert redact.redact_text(f'"…{head}…"') == f'"…{redact.REDACTED}…"'
     assert redact.redact_text(f"%2F{_percent(head)}") == f"%2F{redact.REDACTED}"  # encoded, then cut
     assert redact.redact_text(f"{tail} and the rest") == f"{redact.REDACTED} and the rest"
+
+
+@pytest.mark.parametrize("size", [8, 9, 30, 63])
+def test_a_cut_signature_is_masked_next_to_other_characters_of_its_run(size):
+    """The pieces of a signature are looked for in a text's hex ends only: its run may start earlier."""
+    head, tail = UNIT_SIGNATURE[:size], UNIT_SIGNATURE[-size:]
+    assert redact.redact_text(head) == redact.REDACTED  # the whole text (8 characters is enough)
+    assert redact.redact_text(tail.upper()) == redact.REDACTED
+    assert redact.redact_text(f"key=zz/{head}") == f"key=zz/{redact.REDACTED}"  # "zz/" is of the run
+    assert redact.redact_text(f"x-{head.upper()}") == f"x-{redact.REDACTED}"
+    assert redact.redact_text(f"{tail}zz+rest") == f"{redact.REDACTED}zz+rest"
+    assert redact.redact_text(f"0{tail}") == f"0{tail}"  # "0" then the tail: not a piece, kept
+
+
+def test_a_signature_that_is_not_hex_is_refused():
+    with pytest.raises(ValueError, match="hexadecimal"):
+        SecretSet().add_signature("Signature-is-not-hex-0123456789")
+    redact.register_signature("not hex at all, not even close")  # ignored, as it always was
+    assert redact.redact_text("not hex at all, not even close") == "not hex at all, not even close"
+
+
+LATER_SECRET = "LaterSecretKey/Registered+AfterTheTextWasSeen"  # no 8 characters that may spell hex
+
+
+def test_a_text_remembered_as_clean_is_searched_again_once_a_secret_in_it_is_registered():
+    whole, cut = f"echo: {LATER_SECRET}", f"cut: {_percent(LATER_SECRET[:12])}"
+    assert [redact.redact_text(whole), redact.redact_text(cut)] == [whole, cut]  # nothing to mask yet
+    assert whole in redact._clean  # the shortcut is taken: both are remembered as clean
+    assert cut in redact._clean
+    redact.register(LATER_SECRET)
+    assert redact.redact_text(whole) == f"echo: {redact.REDACTED}"
+    assert redact.redact_text(cut) == f"cut: {redact.REDACTED}"
+
+
+def test_a_text_that_could_hold_a_signature_is_never_remembered_as_clean():
+    later = hashlib.sha256(b"a signature made later").hexdigest()
+    texts = [
+        f"echo: {later}",
+        f"cut: {later[:8]}",
+        f"{later[-9:].upper()} was the end",
+        "cut: " + "".join(f"%{ord(c):02x}" for c in later[:10]),  # percent-encoded, then cut
+        "cut: " + "".join(f"\\u{ord(c):04x}" for c in later[:10]),  # JSON-escaped, then cut
+        "cut: " + "".join(f"\\x{ord(c):02x}" for c in later[:10]),  # repr-escaped, then cut
+    ]
+    assert [redact.redact_text(text) for text in texts] == texts  # not registered: nothing to mask
+    assert not any(text in redact._clean for text in texts)
+    redact.register_signature(later)
+    shown = [redact.redact_text(text) for text in texts]
+    assert all(redact.REDACTED in text for text in shown), shown
+    assert not leaked(shown, later)
+
+
+def test_the_texts_remembered_as_clean_stay_bounded():
+    for n in range(redact.CLEAN_TEXTS + 100):
+        redact.redact_text(f"X-Header-{n}: ok")
+    assert 0 < len(redact._clean) <= redact.CLEAN_TEXTS
+    long_text = "ok " * redact.MAX_CLEAN_LENGTH
+    assert redact.redact_text(long_text) == long_text
+    assert long_text not in redact._clean
 
 
 def test_seven_characters_or_short_values_are_not_masked():

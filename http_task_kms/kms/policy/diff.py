@@ -94,8 +94,15 @@ def _text(value: Any) -> str:
 
 
 def _sorted_set(value: Any, *, lower: bool = False) -> list[str]:
-    items = {_text(item) for item in as_list(value)}
+    if isinstance(value, str):  # one item (most often): the set of one
+        return [value.lower() if lower else value]
+    items = {item if isinstance(item, str) else json.dumps(item) for item in as_list(value)}
     return sorted({item.lower() for item in items} if lower else items)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy (an immutable scalar is its own copy, as :func:`copy.deepcopy` returns it)."""
+    return value if value is None or isinstance(value, (str, bool, int, float)) else copy.deepcopy(value)
 
 
 def _principal(value: Any, partition: str) -> Any:
@@ -126,9 +133,11 @@ def _condition(value: Any) -> Any:
     return result
 
 
+_ELEMENT_INDEX = {key: index for index, key in enumerate(STATEMENT_ELEMENTS)}
+
+
 def _element_order(key: str) -> tuple[int, str]:
-    index = STATEMENT_ELEMENTS.index(key) if key in STATEMENT_ELEMENTS else len(STATEMENT_ELEMENTS)
-    return index, key
+    return _ELEMENT_INDEX.get(key, len(STATEMENT_ELEMENTS)), key
 
 
 def _statement(statement: Mapping[str, Any], partition: str) -> dict[str, Any]:
@@ -145,7 +154,7 @@ def _statement(statement: Mapping[str, Any], partition: str) -> dict[str, Any]:
             if value:
                 result[key] = _condition(value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = _copy(value)
     return result
 
 
@@ -161,7 +170,7 @@ def normalise_policy(policy: str | Mapping[str, Any]) -> dict[str, Any]:
     """
     document = _load(policy)
     partition = _partition(document)
-    result = {key: copy.deepcopy(document[key]) for key in document if key != "Statement"}
+    result = {key: _copy(document[key]) for key in document if key != "Statement"}
     statements: list[dict[str, Any]] = []
     for path, statement in iter_statements(document):
         if not isinstance(statement, Mapping):
