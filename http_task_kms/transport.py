@@ -180,7 +180,7 @@ class Transport:
         # The environment is read once per endpoint (below), not on every request as requests
         # does by default; this also keeps ~/.netrc credentials out of our requests.
         self.session.trust_env = False
-        self._environment: dict[str, tuple[dict[str, str], str | bool]] = {}
+        self._environment: dict[str, dict[str, Any]] = {}  # by endpoint URL: a checked destination
         # Each attempt has a deadline: connect by the connect timeout, the whole response by the
         # read timeout (not only each read of it).
         self.session.mount("https://", DeadlineAdapter(max_retries=0, pool_maxsize=pool_size))
@@ -190,17 +190,19 @@ class Transport:
         #: Clock corrections by endpoint (``scheme://host:port``): each server corrects its own.
         self.clock_offsets: dict[str, float] = {}
 
-    def _settings(self, url: str) -> tuple[dict[str, str], str | bool]:
-        """Proxies (HTTPS_PROXY, NO_PROXY …) and the CA bundle for ``url``, read once."""
+    def _settings(self, url: str) -> dict[str, Any]:
+        """What ``Session.send`` needs of the environment for ``url`` — proxies (HTTPS_PROXY,
+        NO_PROXY …) and the CA bundle — read once, merged with the session's as requests does."""
         if url not in self._environment:
-            self._environment[url] = (_proxies(url), _ca_bundle())
+            proxies, verify = _proxies(url), _ca_bundle()
+            merged = self.session.merge_environment_settings(url, proxies, True, verify, None)
+            self._environment[url] = dict(merged)
         return self._environment[url]
 
     def _attempt(self, out: Outgoing, headers: Mapping[str, str], plan: Attempts) -> _Answer | ErrorDetail:
-        proxies, verify = self._settings(out.url)
+        settings = self._settings(out.url)
         try:
             prepared = _prepared(self.session, out.method, out.url, headers, out.body)
-            settings = self.session.merge_environment_settings(prepared.url, proxies, True, verify, None)
             response = self.session.send(
                 prepared, allow_redirects=False, timeout=(plan.connect_timeout, plan.read_timeout), **settings
             )
