@@ -185,7 +185,7 @@ class Client:
     def outgoing(prepared: PreparedRequest) -> Outgoing:
         """What the transport sends for a prepared request."""
         template = prepared.template
-        retryable = frozenset(e.code for e in template.errors if e.retryable) if template else frozenset()
+        retryable = template.retryable_codes if template else frozenset()
         return Outgoing(
             method=prepared.method,
             url=prepared.url,

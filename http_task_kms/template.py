@@ -8,6 +8,7 @@ A :class:`TaskTemplate` is plain data built once from an OpenAPI document (see
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final, Literal
 
@@ -137,6 +138,11 @@ class TaskTemplate(BaseModel):
     def target(self) -> str:
         """The X-Amz-Target value that selects this operation."""
         return self.headers["X-Amz-Target"]
+
+    @functools.cached_property
+    def retryable_codes(self) -> frozenset[str]:
+        """The codes of the errors the document marks retryable (worked out once)."""
+        return frozenset(e.code for e in self.errors if e.retryable)
 
     @property
     def members(self) -> tuple[str, ...]:
