@@ -6,7 +6,9 @@ Each is a fresh process of the venv's own console script (its ``python`` for ``-
 interleaved round by round, with HOME and the cache directory in a temporary directory (one
 warm-up run each first, none with ``--quick``: ``templates`` fills our parsed-spec cache
 there, as any second run on a machine finds it). Reported as the difference of medians
-over ``python -c pass``. Target (issue 15): ``--help`` ≤ +0.10 s. Also shown: how many
+over ``python -c pass``. Target (issue 15): ``--help`` ≤ +0.10 s. Also timed: the libraries a
+cold Test request cannot do without, imported alone (:data:`LIBRARIES`), the floor under
+``bench_cold``'s figure for ours. Also shown: how many
 modules each imports (``python -X importtime``, beyond ``python -c pass``'s) and which of
 botocore, requests, jsonschema, pydantic, yaml, jsonata and click are among them.
 ``--profile``: the 15 slowest imports (cumulative) of each command, from ``-X importtime``.
@@ -23,6 +25,13 @@ from pathlib import Path
 from common import Row, Target, interleave, isolated_env, need, parser, report
 
 HEAVY = ("botocore", "requests", "jsonschema", "pydantic", "yaml", "jsonata", "click")
+#: What a cold Test request cannot do without, imported alone: the command line and plugins
+#: (click, pluggy and the entry-point scan), the models (pydantic), botocore's credential chain
+#: and configuration (botocore.session) and the HTTP client (requests) — the floor of
+#: bench_cold's "ours", to read against its peers' whole runs.
+LIBRARIES = (
+    "import click, pluggy, importlib.metadata, pydantic, botocore.session, requests; pydantic.BaseModel"
+)
 
 
 def commands() -> dict[str, list[str]]:
@@ -32,6 +41,7 @@ def commands() -> dict[str, list[str]]:
         "--help": [script, "--help"],
         "templates": [script, "templates"],
         "python -c pass": [sys.executable, "-c", "pass"],
+        "the libraries alone": [sys.executable, "-c", LIBRARIES],
     }
 
 
@@ -106,6 +116,15 @@ def main() -> None:
             "startup",
             "`http-task-kms templates`, fresh process",
             stats["templates"],
+            python,
+            "s",
+            "ours-peer",
+        ),
+        Row(
+            "startup",
+            "the libraries a Test request needs, imported alone (click, pluggy, importlib.metadata, "
+            "pydantic, botocore.session, requests): the floor of a cold one",
+            stats["the libraries alone"],
             python,
             "s",
             "ours-peer",
