@@ -28,7 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from faultserver import self_signed_cert  # the tests' certificate helper
+from certs import self_signed_cert  # the tests' certificate helper (no pytest needed)
 
 from http_task_kms.deadline import DeadlineAdapter
 
