@@ -6,16 +6,19 @@ Each is a fresh process of the venv's own console script (its ``python`` for ``-
 interleaved round by round, with HOME and the cache directory in a temporary directory (one
 warm-up run each first, none with ``--quick``: ``templates`` fills our parsed-spec cache
 there, as any second run on a machine finds it). Reported as the difference of medians
-over ``python -c pass``. Target (issue 15): ``--help`` ≤ +0.10 s. Also timed: the libraries a
-cold Test request cannot do without, imported alone (:data:`LIBRARIES`), the floor under
-``bench_cold``'s figure for ours. Also shown: how many
+over ``python -c pass``. Target (issue 15): ``--help`` ≤ +0.10 s. Also shown: how many
 modules each imports (``python -X importtime``, beyond ``python -c pass``'s) and which of
 botocore, requests, jsonschema, pydantic, yaml, jsonata and click are among them.
 ``--profile``: the 15 slowest imports (cumulative) of each command, from ``-X importtime``.
+Also timed, in the same rounds: the ladder under a cold Test request — each rung a fresh
+process that imports a little more (the command line and entry points, pydantic,
+botocore.session and requests, our own modules) up to ``render kms.PutKeyPolicy`` (every
+check, signed with fixed test credentials, nothing sent), each against ``python -c pass``.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -41,8 +44,43 @@ def commands() -> dict[str, list[str]]:
         "--help": [script, "--help"],
         "templates": [script, "templates"],
         "python -c pass": [sys.executable, "-c", "pass"],
-        "the libraries alone": [sys.executable, "-c", LIBRARIES],
     }
+
+
+_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ],
+}
+
+
+OURS = "import http_task_kms.client, http_task_kms.cli"
+
+
+def ladder(directory: Path) -> dict[str, list[str]]:
+    """The rungs under a cold Test request, each a fresh process importing a little more."""
+    script = need("http-task-kms")["http-task-kms"]
+    given = directory / "input.json"
+    given.write_text(json.dumps({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Policy": _POLICY}))
+    python = [sys.executable, "-c"]
+    return {
+        "python -c pass": [*python, "pass"],
+        "+ click, pluggy, importlib.metadata": [*python, "import click, pluggy, importlib.metadata"],
+        "+ pydantic": [*python, "import click, pluggy, importlib.metadata, pydantic; pydantic.BaseModel"],
+        "+ botocore.session, requests (the libraries alone)": [*python, LIBRARIES],
+        "+ our modules (http_task_kms.client, .cli)": [*python, OURS],
+        "render kms.PutKeyPolicy (every check, signed, nothing sent)": [
+            script, "render", "kms.PutKeyPolicy", "--input", str(given), "--region", "us-east-1",
+            "--caller-arn", "arn:aws:iam::111122223333:root",
+        ],
+    }  # fmt: skip
 
 
 def _run(argv: list[str], env: dict[str, str]) -> str:
@@ -82,9 +120,13 @@ def main() -> None:
     rounds = args.rounds or (1 if args.quick else 20)
     warmup = 0 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as directory:
-        env = isolated_env(Path(directory) / "home")
+        # Fixed test credentials: render signs (so the credential chain runs) and sends nothing.
+        home = Path(directory) / "home"
+        env = isolated_env(home, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="x")
         argvs = commands()
-        stats = interleave({name: _process(argv, env) for name, argv in argvs.items()}, rounds, warmup=warmup)
+        rungs = {name: argv for name, argv in ladder(Path(directory)).items() if name not in argvs}
+        every = {**argvs, **rungs}
+        stats = interleave({name: _process(argv, env) for name, argv in every.items()}, rounds, warmup=warmup)
         modules = {name: imports(argv, env) for name, argv in argvs.items()}
     baseline = {name for name, _ in modules["python -c pass"]}
     details = [f"- {rounds} run(s) per command after {warmup} warm-up run(s) each, interleaved"]
@@ -120,15 +162,10 @@ def main() -> None:
             "s",
             "ours-peer",
         ),
-        Row(
-            "startup",
-            "the libraries a Test request needs, imported alone (click, pluggy, importlib.metadata, "
-            "pydantic, botocore.session, requests): the floor of a cold one",
-            stats["the libraries alone"],
-            python,
-            "s",
-            "ours-peer",
-        ),
+    ]
+    rows += [
+        Row("floor", f"cold Test request's ladder: {name}", stats[name], python, "s", "ours-peer")
+        for name in rungs
     ]
     report("bench_startup: fresh processes", rows, quick=args.quick, details=details)
     if args.profile:
