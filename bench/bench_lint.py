@@ -22,25 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common import ADMIN_ACTIONS, USE
+
 ACCOUNT = "111122223333"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
-USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
-ADMIN = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-]
 
 
 def _median_ms(func: Callable[[], Any], rounds: int) -> float:
@@ -69,7 +54,7 @@ def _head() -> list[dict[str, Any]]:
             "Sid": "Allow access for Key Administrators",
             "Effect": "Allow",
             "Principal": {"AWS": f"{role}/KeyAdmin"},
-            "Action": ADMIN,
+            "Action": ADMIN_ACTIONS,
             "Resource": "*",
         },
         {

@@ -53,7 +53,7 @@ def result_text() -> str:
                 "X-Amz-Target": "TrentService.PutKeyPolicy",
                 "X-Amz-Date": "20261201T073920Z",
                 "X-Amz-Security-Token": redact.REDACTED,
-                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE000000001/20261201/us-east-1/"
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE000000001/20261201/us-east-1/"
                 "kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
                 f"Signature={redact.REDACTED}",
             },

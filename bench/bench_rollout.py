@@ -202,7 +202,7 @@ def rollout(url: str, keys: int, rate: float, work: Path, *, sid: str) -> dict[s
 
 
 def _environment() -> None:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIABENCHMARK0000001")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDBENCHMARK0000001")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "benchmarkSECRETbenchmarkSECRETbenchmark0")
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

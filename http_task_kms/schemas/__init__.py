@@ -1,16 +1,16 @@
 """The versioned JSON Schemas (2020-12) of what the commands print, shipped with the package.
 
 ``output.v1.json`` here describes the core's commands and the result (``$id``
-``urn:http-task-kms:output:v1``); a plugin ships its own document extending it (the KMS
-plugin's: :mod:`http_task_kms.kms.schemas`). ``$defs/<command>`` is the output of a command.
+``urn:http-task-kms:output:v1``); a plugin ships its own document extending it, with its own
+``$id``. ``$defs/<command>`` is the output of a command.
 The major version is in the ``$id`` and the file name: within v1 fields are only added.
 
-Validating a document (jsonschema)::
+Validating a document (jsonschema), with a plugin's document ``extended`` (whose ``$id`` is
+``extended_id``)::
 
     from http_task_kms import schemas
-    from http_task_kms.kms.schemas import OUTPUT_ID, document
 
-    schemas.validator(f"{OUTPUT_ID}#/$defs/test-request", document()).validate(result)
+    schemas.validator(f"{extended_id}#/$defs/test-request", extended).validate(result)
 """
 
 from __future__ import annotations
