@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 from ... import jsonutil
 from . import iam
 from .arns import ACCOUNT_ID_RE, is_key_arn, parse_arn
-from .model import as_list, glob_match, iter_statements
+from .model import as_list, glob_match, indexed_statements, is_object
 
 __all__ = ["AccessDiff", "Grant", "access_diff", "access_json"]
 
@@ -65,6 +65,7 @@ __all__ = ["AccessDiff", "Grant", "access_diff", "access_json"]
 #: ("NotPrincipal", canonical JSON of the normalised NotPrincipal).
 Principal = tuple[str, str]
 _ANY: Principal = ("*", "*")
+_IS_STR = str.__instancecheck__  # isinstance(x, str), for filter() (a loop in C)
 _PARTITION_RE = re.compile(r"arn:(aws(?:-[a-z]+)*):")
 
 
@@ -144,23 +145,42 @@ def _show(principal: Principal) -> Any:
     return {kind: value}
 
 
-def _aws(value: str, partition: str) -> Principal:
+class _Partition:
+    """The partition of account IDs, found on first use (call it): only a bare account ID needs
+    it, and most policies have none (finding it means writing each document as JSON).
+    """
+
+    __slots__ = ("_documents", "_found", "_key_arn")
+
+    def __init__(self, key_arn: str | None, documents: tuple[Mapping[str, Any], ...]) -> None:
+        self._key_arn, self._documents = key_arn, documents
+        self._found: str | None = None
+
+    def __call__(self) -> str:
+        if self._found is None:
+            self._found = _partition(self._key_arn, self._documents)
+        return self._found
+
+
+def _aws(value: str, partition: _Partition) -> Principal:
     if value == "*":
         return _ANY
-    return ("AWS", f"arn:{partition}:iam::{value}:root" if ACCOUNT_ID_RE.match(value) else value)
+    return ("AWS", f"arn:{partition()}:iam::{value}:root" if ACCOUNT_ID_RE.match(value) else value)
 
 
-def _principals(element: Any, partition: str) -> set[Principal]:
+def _principals(element: Any, partition: _Partition) -> set[Principal]:
     """The principals a ``Principal`` element names (non-string values are skipped)."""
     if element == "*":
         return {_ANY}
-    if not isinstance(element, Mapping):
+    if not is_object(element):
         return set()
     found: set[Principal] = set()
     for kind, values in element.items():
-        for value in as_list(values):
-            if isinstance(value, str):
-                found.add(_aws(value, partition) if kind == "AWS" else (str(kind), value))
+        if isinstance(values, str):  # one principal of the kind (most often)
+            found.add(_aws(values, partition) if kind == "AWS" else (str(kind), values))
+            continue
+        for value in filter(_IS_STR, as_list(values)):
+            found.add(_aws(value, partition) if kind == "AWS" else (str(kind), value))
     return found
 
 
@@ -201,16 +221,26 @@ def _expand(pattern: str) -> frozenset[str]:
     return frozenset(iam.expand(pattern)) & frozenset(_key_actions())
 
 
+@functools.cache
+def _every_key_action() -> frozenset[str]:
+    return frozenset(_key_actions())
+
+
+def _named(element: Any) -> frozenset[str]:
+    """The key actions an ``Action`` or ``NotAction`` element names (non-strings are skipped)."""
+    if isinstance(element, str):  # one pattern (most often): its expansion as it is
+        return _expand(element)
+    patterns = filter(_IS_STR, element) if type(element) is list else filter(_IS_STR, as_list(element))
+    return frozenset().union(*map(_expand, patterns))
+
+
 def _actions(statement: Mapping[str, Any]) -> frozenset[str]:
     """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
-    element = "Action" if "Action" in statement else "NotAction"
-    named: set[str] = set()
-    for pattern in as_list(statement.get(element)):
-        if isinstance(pattern, str):
-            named |= _expand(pattern)
-    if element == "NotAction" and element in statement:
-        return frozenset(_key_actions()) - named
-    return frozenset(named)
+    if "Action" in statement:
+        return _named(statement["Action"])
+    if "NotAction" in statement:
+        return _every_key_action() - _named(statement["NotAction"])
+    return frozenset()
 
 
 def _can_be_key(pattern: str, key_arn: str | None) -> bool:
@@ -230,6 +260,8 @@ def _can_be_key(pattern: str, key_arn: str | None) -> bool:
 def _on_key(statement: Mapping[str, Any], key_arn: str | None) -> bool:
     """Whether the statement's Resource can be this key (or its NotResource does not exclude it)."""
     if "Resource" in statement:
+        if statement["Resource"] == "*":  # the most common Resource by far
+            return True
         patterns = [p for p in as_list(statement["Resource"]) if isinstance(p, str)]
         return any(_can_be_key(pattern, key_arn) for pattern in patterns)
     if "NotResource" in statement:
@@ -312,8 +344,8 @@ class _Access:
 
 
 def _statements(document: Mapping[str, Any], key_arn: str | None) -> Iterator[Mapping[str, Any]]:
-    for _, statement in iter_statements(document):
-        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+    for _, statement in indexed_statements(document):
+        if not is_object(statement) or statement.get("Effect") not in ("Allow", "Deny"):
             continue
         condition = statement.get("Condition")
         if condition is not None and not isinstance(condition, Mapping):
@@ -322,7 +354,7 @@ def _statements(document: Mapping[str, Any], key_arn: str | None) -> Iterator[Ma
             yield statement
 
 
-def _grantees(statement: Mapping[str, Any], partition: str) -> set[Principal]:
+def _grantees(statement: Mapping[str, Any], partition: _Partition) -> set[Principal]:
     if "Principal" in statement:
         return _principals(statement["Principal"], partition)
     if "NotPrincipal" in statement and statement["NotPrincipal"] != "*":
@@ -331,7 +363,7 @@ def _grantees(statement: Mapping[str, Any], partition: str) -> set[Principal]:
     return set()
 
 
-def _deny(statement: Mapping[str, Any], partition: str) -> _Deny | None:
+def _deny(statement: Mapping[str, Any], partition: _Partition) -> _Deny | None:
     condition = statement.get("Condition") or {}
     block = _block(condition) if condition else None
     if "Principal" in statement:
@@ -391,7 +423,7 @@ def _apply_denies(allowed: _Table, denies: Mapping[str, list[_Deny]]) -> _Table:
     return denied
 
 
-def _policy_access(policy: Mapping[str, Any], *, key_arn: str | None, partition: str) -> _Access:
+def _policy_access(policy: Mapping[str, Any], *, key_arn: str | None, partition: _Partition) -> _Access:
     """Every (principal, action) ``policy`` grants on the key, with its conditions and denies."""
     allowed: _Table = {}
     denies: dict[str, list[_Deny]] = {}
@@ -438,7 +470,7 @@ def access_diff(
     """
     new_document = _document(after)
     old_document = _document(before) if before is not None else {}
-    partition = _partition(key_arn, (new_document, old_document))
+    partition = _Partition(key_arn, (new_document, old_document))
     old = _policy_access(old_document, key_arn=key_arn, partition=partition)
     new = _policy_access(new_document, key_arn=key_arn, partition=partition)
     gained: list[Grant] = []
@@ -446,6 +478,8 @@ def access_diff(
     changed: list[tuple[Grant, Grant]] = []
     for principal in sorted(old.allowed.keys() | new.allowed.keys()):
         was, now = old.allowed.get(principal, {}), new.allowed.get(principal, {})
+        if was == now and old.denied.get(principal) == new.denied.get(principal):
+            continue  # the same grants under the same conditions and denies: nothing to show
         gained += (new.grant(principal, action) for action in sorted(now.keys() - was.keys()))
         lost += (old.grant(principal, action) for action in sorted(was.keys() - now.keys()))
         changed += (
