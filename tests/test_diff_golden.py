@@ -11,12 +11,15 @@ held to them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from http_task_kms import jsonutil
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN_DIR))
@@ -74,3 +77,72 @@ def test_the_diffs_answer_as_the_golden_file_says(kind: str) -> None:
         if got != expected:
             found.append(f"{kind}[{index}] {case!r}:\n  expected {expected!r}\n  got      {got!r}")
     assert not found, f"{len(found)} answers changed; the first:\n" + "\n".join(found[:3])
+
+
+def _outcome(run: Any) -> str:
+    try:
+        return json.dumps(run())
+    except Exception as exc:  # the error is part of the answer
+        return f"!{type(exc).__name__}: {exc}"
+
+
+def test_the_safe_send_parses_each_policy_once_and_answers_as_for_the_texts() -> None:
+    # safety._compare hands the diffs parsed policies (the previous one parsed once for the
+    # three fields, the new one the checks' own parse): the same answers, or the same error,
+    # as the texts give, for every pair of texts of the golden file (a third of them).
+    from http_task_kms.kms import safety
+    from http_task_kms.kms.policy.access import access_json
+    from http_task_kms.kms.policy.diff import diff_policies
+    from http_task_kms.plugins.types import PreparedRequest
+
+    def by_text(before: str, after: str, key_id: str | None) -> dict[str, Any]:
+        diff = diff_policies(before, after)
+        return {
+            "previousPolicy": safety._as_json(before),
+            "diff": diff.model_dump(exclude={"changed"}),
+            "access": access_json(before, after, key_id=key_id),
+            "changed": diff.changed,
+        }
+
+    pairs = [case for case in _all() if isinstance(case["before"], str) and isinstance(case["after"], str)]
+    assert len(pairs) > 3000
+    policy = pairs[0]["after"]
+    repeated = '{"Statement": [], "Statement": [{"Sid": "x"}]}'
+    odd = [json.dumps(policy), "[]", "5", "null", repeated, "{", "\ufeff{}"]  # JSON text, not objects
+    pairs = pairs[::3] + [{"before": text, "after": policy, "key_arn": None} for text in odd]
+    pairs += [{"before": policy, "after": text, "key_arn": None} for text in odd]
+    found = []
+    for index, case in enumerate(pairs):
+        before, after = case["before"], case["after"]
+        key_id = case["key_arn"] or "1234abcd-12ab-34cd-56ef-1234567890ab"
+        request = PreparedRequest(
+            method="POST",
+            url="https://kms.us-east-1.amazonaws.com/",
+            headers={},
+            body={"KeyId": key_id, "Policy": after},
+            body_bytes=b"",
+            endpoint=None,  # type: ignore[arg-type]
+            signing_name="kms",
+            template=None,
+            task=None,  # type: ignore[arg-type]
+            documents=_documents(after, index % 4),
+        )
+        got = _outcome(lambda: safety._compare(request, before))
+        expected = _outcome(lambda: by_text(before, after, key_id))
+        if got != expected:
+            found.append(f"{case!r}:\n  expected {expected}\n  got      {got}")
+    assert not found, f"{len(found)} answers differ; the first:\n" + "\n".join(found[:3])
+
+
+def _documents(text: str, way: int) -> dict[str, Any]:
+    """The request's documents four ways: none; the text (parsed when asked, repeated keys
+    kept); the data the text was written from (where it has no repeated key); another text."""
+    if way == 0:
+        return {}
+    if way == 3:
+        return {"Policy": jsonutil.Document('{"Statement": []}')}  # not the text sent: not used
+    document = jsonutil.Document(text)
+    if way == 2:
+        with contextlib.suppress(ValueError):  # a text that does not parse, or repeats a key
+            document = jsonutil.Document(text, parsed=jsonutil.loads(text))
+    return {"Policy": document}

@@ -491,7 +491,7 @@ def access_diff(
 
 
 def access_json(
-    before: str | None, after: str | Mapping[str, Any], *, key_id: str | None = None
+    before: str | Mapping[str, Any] | None, after: str | Mapping[str, Any], *, key_id: str | None = None
 ) -> dict[str, Any]:
     """The ``access`` field of a PutKeyPolicy result; ``key_id`` is used when it is a key ARN."""
     key_arn = key_id if isinstance(key_id, str) and is_key_arn(key_id) else None
