@@ -146,3 +146,37 @@ def _documents(text: str, way: int) -> dict[str, Any]:
         with contextlib.suppress(ValueError):  # a text that does not parse, or repeats a key
             document = jsonutil.Document(text, parsed=jsonutil.loads(text))
     return {"Policy": document}
+
+
+def _two_statements(statement: dict[str, Any], resource: str = "*") -> dict[str, Any]:
+    other = {"Sid": "R", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": resource}
+    return {"Version": "2012-10-17", "Statement": [statement, other]}
+
+
+def test_statements_equal_as_written_still_differ_where_their_normalised_forms_do() -> None:
+    # The diff skips normalising a Sid's two statements when they are equal as written and of
+    # plain shapes; equal as written is not always the same meaning. An account ID takes each
+    # policy's partition, and true == 1 to Python but not to a condition.
+    from http_task_kms.kms.policy.diff import diff_policies
+
+    account = {
+        "Sid": "A",
+        "Effect": "Allow",
+        "Principal": {"AWS": "111122223333"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    china = _two_statements(account, "arn:aws-cn:kms:cn-north-1:111122223333:key/k")
+    diff = diff_policies(china, _two_statements(account, "arn:aws:kms:us-east-1:111122223333:key/k"))
+    change = next(change for change in diff.modified if change.sid == "A")
+    assert change.before["Principal"] == {"AWS": ["arn:aws-cn:iam::111122223333:root"]}
+    assert change.after["Principal"] == {"AWS": ["arn:aws:iam::111122223333:root"]}
+
+    secure = {"Sid": "A", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}
+    as_true = {**secure, "Condition": {"Bool": {"aws:SecureTransport": True}}}
+    as_one = {**secure, "Condition": {"Bool": {"aws:SecureTransport": 1}}}
+    assert as_true == as_one  # to Python
+    [change] = diff_policies(_two_statements(as_true), _two_statements(as_one)).modified
+    assert change.before["Condition"] == {"Bool": {"aws:securetransport": ["true"]}}
+    assert change.after["Condition"] == {"Bool": {"aws:securetransport": ["1"]}}
+    assert not diff_policies(_two_statements(as_true), _two_statements(dict(as_true))).changed

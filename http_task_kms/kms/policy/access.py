@@ -82,13 +82,18 @@ class Grant(NamedTuple):
 
     def as_json(self) -> dict[str, Any]:
         """``{"principal", "action", "conditions", "deniedWhen"}``."""
-        return {"principal": _show(self.principal), "action": self.action, **self.terms()}
+        return {
+            "principal": _show(self.principal),
+            "action": self.action,
+            "conditions": list(map(json.loads, self.conditions)),  # fresh objects
+            "deniedWhen": list(map(json.loads, self.denied_when)),
+        }
 
     def terms(self) -> dict[str, Any]:
         """``{"conditions": [...], "deniedWhen": [...]}`` as JSON objects."""
         return {
-            "conditions": [json.loads(block) for block in self.conditions],  # fresh objects
-            "deniedWhen": [json.loads(block) for block in self.denied_when],
+            "conditions": list(map(json.loads, self.conditions)),  # fresh objects
+            "deniedWhen": list(map(json.loads, self.denied_when)),
         }
 
 
@@ -165,7 +170,9 @@ class _Partition:
 def _aws(value: str, partition: _Partition) -> Principal:
     if value == "*":
         return _ANY
-    return ("AWS", f"arn:{partition()}:iam::{value}:root" if ACCOUNT_ID_RE.match(value) else value)
+    if "0" <= value[:1] <= "9" and ACCOUNT_ID_RE.match(value):  # (an ARN starts with a letter)
+        return ("AWS", f"arn:{partition()}:iam::{value}:root")
+    return ("AWS", value)
 
 
 def _principals(element: Any, partition: _Partition) -> set[Principal]:
@@ -234,13 +241,45 @@ def _named(element: Any) -> frozenset[str]:
     return frozenset().union(*map(_expand, patterns))
 
 
-def _actions(statement: Mapping[str, Any]) -> frozenset[str]:
-    """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
-    if "Action" in statement:
-        return _named(statement["Action"])
-    if "NotAction" in statement:
-        return _every_key_action() - _named(statement["NotAction"])
-    return frozenset()
+class _Actions:
+    """The key actions of the action lists of one access diff, each worked out once for both policies.
+
+    (A list of patterns repeats: key users' statements share one, and most statements of the
+    new policy are the current one's. Kept for one call only, as many as its statements.)
+    """
+
+    def __init__(self) -> None:
+        self._named: dict[tuple[str, ...], frozenset[str]] = {}
+        self._grants: dict[frozenset[str], dict[str, tuple[str, ...]]] = {}
+
+    def named(self, element: Any) -> frozenset[str]:
+        """:func:`_named` of an ``Action`` or ``NotAction`` element."""
+        if isinstance(element, str) or not _is_str_list(element):
+            return _named(element)
+        key = tuple(element)
+        found = self._named.get(key)
+        if found is None:
+            found = self._named[key] = _named(element)
+        return found
+
+    def of(self, statement: Mapping[str, Any]) -> frozenset[str]:
+        """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
+        if "Action" in statement:
+            return self.named(statement["Action"])
+        if "NotAction" in statement:
+            return _every_key_action() - self.named(statement["NotAction"])
+        return frozenset()
+
+    def unconditional(self, actions: frozenset[str]) -> dict[str, tuple[str, ...]]:
+        """``{action: ()}`` for each of ``actions`` (to be read, never changed)."""
+        found = self._grants.get(actions)
+        if found is None:
+            found = self._grants[actions] = dict.fromkeys(actions, ())
+        return found
+
+
+def _is_str_list(value: Any) -> bool:
+    return type(value) is list and all(map(_IS_STR, value))
 
 
 def _can_be_key(pattern: str, key_arn: str | None) -> bool:
@@ -338,6 +377,13 @@ class _Access:
         denied = self.denied.get(principal, {}).get(action, ())
         return Grant(principal, action, self.allowed[principal][action], denied)
 
+    def grants(self, principal: Principal, actions: list[str]) -> list[Grant]:
+        """The :class:`Grant` of each of ``actions`` to ``principal`` (pairs this policy grants)."""
+        if not actions:
+            return []
+        table, denied = self.allowed[principal], self.denied.get(principal, {})
+        return [Grant(principal, action, table[action], denied.get(action, ())) for action in actions]
+
     def when(self, principal: Principal, action: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The conditions and deny blocks of a pair this policy grants (to compare two policies)."""
         return self.allowed[principal][action], self.denied.get(principal, {}).get(action, ())
@@ -391,10 +437,12 @@ class _Union:
         return self._made[key]
 
 
-def _allow(allowed: _Table, statement: Mapping[str, Any], principals: set[Principal], union: _Union) -> None:
-    actions = _actions(statement)
+def _allow(
+    allowed: _Table, statement: Mapping[str, Any], principals: set[Principal], union: _Union, known: _Actions
+) -> None:
+    actions = known.of(statement)
     if not statement.get("Condition"):
-        unconditional = dict.fromkeys(actions, ())  # one unconditioned grant is enough
+        unconditional = known.unconditional(actions)  # one unconditioned grant is enough
         for principal in principals:
             allowed.setdefault(principal, {}).update(unconditional)
         return
@@ -423,16 +471,18 @@ def _apply_denies(allowed: _Table, denies: Mapping[str, list[_Deny]]) -> _Table:
     return denied
 
 
-def _policy_access(policy: Mapping[str, Any], *, key_arn: str | None, partition: _Partition) -> _Access:
+def _policy_access(
+    policy: Mapping[str, Any], *, key_arn: str | None, partition: _Partition, known: _Actions
+) -> _Access:
     """Every (principal, action) ``policy`` grants on the key, with its conditions and denies."""
     allowed: _Table = {}
     denies: dict[str, list[_Deny]] = {}
     union = _Union()
     for statement in _statements(policy, key_arn):
         if statement["Effect"] == "Allow":
-            _allow(allowed, statement, _grantees(statement, partition), union)
+            _allow(allowed, statement, _grantees(statement, partition), union, known)
         elif (deny := _deny(statement, partition)) is not None:
-            for action in _actions(statement):
+            for action in known.of(statement):
                 denies.setdefault(action, []).append(deny)
     return _Access(allowed, _apply_denies(allowed, denies))
 
@@ -471,8 +521,9 @@ def access_diff(
     new_document = _document(after)
     old_document = _document(before) if before is not None else {}
     partition = _Partition(key_arn, (new_document, old_document))
-    old = _policy_access(old_document, key_arn=key_arn, partition=partition)
-    new = _policy_access(new_document, key_arn=key_arn, partition=partition)
+    known = _Actions()
+    old = _policy_access(old_document, key_arn=key_arn, partition=partition, known=known)
+    new = _policy_access(new_document, key_arn=key_arn, partition=partition, known=known)
     gained: list[Grant] = []
     lost: list[Grant] = []
     changed: list[tuple[Grant, Grant]] = []
@@ -480,8 +531,8 @@ def access_diff(
         was, now = old.allowed.get(principal, {}), new.allowed.get(principal, {})
         if was == now and old.denied.get(principal) == new.denied.get(principal):
             continue  # the same grants under the same conditions and denies: nothing to show
-        gained += (new.grant(principal, action) for action in sorted(now.keys() - was.keys()))
-        lost += (old.grant(principal, action) for action in sorted(was.keys() - now.keys()))
+        gained += new.grants(principal, sorted(now.keys() - was.keys()))
+        lost += old.grants(principal, sorted(was.keys() - now.keys()))
         changed += (
             (old.grant(principal, action), new.grant(principal, action))
             for action in sorted(was.keys() & now.keys())

@@ -233,8 +233,17 @@ def _with_sids(statements: list[Mapping[str, Any]]) -> list[_WithSid]:
 
 
 def _unique_sids(statements: list[_WithSid]) -> dict[str, Mapping[str, Any]]:
-    counts = Counter(sid for sid, _ in statements)
-    return {sid: statement for sid, statement in statements if sid is not None and counts[sid] == 1}
+    """The statements whose Sid no other statement of the policy has, by Sid."""
+    unique: dict[str, Mapping[str, Any]] = {}
+    repeated: set[str] = set()
+    for sid, statement in statements:
+        if sid in unique:
+            repeated.add(sid)
+        elif sid is not None:
+            unique[sid] = statement
+    for sid in repeated:
+        del unique[sid]
+    return unique
 
 
 def _plain_principal(value: Any) -> bool:
