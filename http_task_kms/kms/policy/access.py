@@ -254,10 +254,13 @@ class _Actions:
 
     def named(self, element: Any) -> frozenset[str]:
         """:func:`_named` of an ``Action`` or ``NotAction`` element."""
-        if isinstance(element, str) or not _is_str_list(element):
+        if type(element) is not list:
             return _named(element)
-        key = tuple(element)
-        found = self._named.get(key)
+        try:
+            key = tuple(element)  # what is not a string is skipped: 1 and True may share a key
+            found = self._named.get(key)
+        except TypeError:  # an object or a list among the patterns (skipped too)
+            return _named(element)
         if found is None:
             found = self._named[key] = _named(element)
         return found
@@ -276,10 +279,6 @@ class _Actions:
         if found is None:
             found = self._grants[actions] = dict.fromkeys(actions, ())
         return found
-
-
-def _is_str_list(value: Any) -> bool:
-    return type(value) is list and all(map(_IS_STR, value))
 
 
 def _can_be_key(pattern: str, key_arn: str | None) -> bool:
