@@ -274,14 +274,49 @@ def _write_and_verify(
 
 
 def _compare(request: PreparedRequest, previous: str) -> dict[str, Any]:
-    """What changes, from the one read: the diff, and the access diff next to it."""
-    diff = diff_policies(previous, request.body["Policy"])
+    """What changes, from the one read: the diff, and the access diff next to it.
+
+    Each policy is parsed once for the three (``previousPolicy``, the diff, the access diff),
+    the new one not at all when the checks already did.
+    """
+    shown = _as_json(previous)
+    before = shown if isinstance(shown, dict) else _policy_document(previous)
+    after = _new_policy(request)
+    diff = diff_policies(before, after)
     return {
-        "previousPolicy": _as_json(previous),
+        "previousPolicy": shown,
         "diff": diff.model_dump(exclude={"changed"}),
-        "access": access_json(previous, request.body["Policy"], key_id=request.body["KeyId"]),
+        "access": access_json(before, after, key_id=request.body["KeyId"]),
         "changed": diff.changed,
     }
+
+
+def _new_policy(request: PreparedRequest) -> Any:
+    """The policy to send, parsed: the checks' parse of it when the request has one, else its own."""
+    policy = request.body["Policy"]
+    document = request.documents.get("Policy")
+    if document is None or document.text != policy:
+        return _policy_document(policy)
+    try:
+        parsed = document.value()  # its repeated keys are kept as the diffs read them: the last one wins
+    except ValueError:
+        return policy
+    return parsed if isinstance(parsed, dict) else policy
+
+
+def _policy_document(policy: Any) -> Any:
+    """A policy's text parsed as the diffs parse it (a repeated key: the last one wins).
+
+    Text that is no JSON object is left as it is: the diffs raise for it what they always did
+    (a JSON string, parsed, would be taken for a policy's text).
+    """
+    if not isinstance(policy, str):
+        return policy
+    try:
+        parsed = jsonutil.loads(policy, allow_duplicate_keys=True)
+    except ValueError:
+        return policy
+    return parsed if isinstance(parsed, dict) else policy
 
 
 def _unexpected(current: TestRequestResult, previous: str, reason: str) -> TestRequestResult:

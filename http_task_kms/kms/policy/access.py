@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 from ... import jsonutil
 from . import iam
 from .arns import ACCOUNT_ID_RE, is_key_arn, parse_arn
-from .model import as_list, glob_match, iter_statements
+from .model import as_list, glob_match, indexed_statements, is_object
 
 __all__ = ["AccessDiff", "Grant", "access_diff", "access_json"]
 
@@ -65,6 +65,7 @@ __all__ = ["AccessDiff", "Grant", "access_diff", "access_json"]
 #: ("NotPrincipal", canonical JSON of the normalised NotPrincipal).
 Principal = tuple[str, str]
 _ANY: Principal = ("*", "*")
+_IS_STR = str.__instancecheck__  # isinstance(x, str), for filter() (a loop in C)
 _PARTITION_RE = re.compile(r"arn:(aws(?:-[a-z]+)*):")
 
 
@@ -81,13 +82,18 @@ class Grant(NamedTuple):
 
     def as_json(self) -> dict[str, Any]:
         """``{"principal", "action", "conditions", "deniedWhen"}``."""
-        return {"principal": _show(self.principal), "action": self.action, **self.terms()}
+        return {
+            "principal": _show(self.principal),
+            "action": self.action,
+            "conditions": list(map(json.loads, self.conditions)),  # fresh objects
+            "deniedWhen": list(map(json.loads, self.denied_when)),
+        }
 
     def terms(self) -> dict[str, Any]:
         """``{"conditions": [...], "deniedWhen": [...]}`` as JSON objects."""
         return {
-            "conditions": [json.loads(block) for block in self.conditions],  # fresh objects
-            "deniedWhen": [json.loads(block) for block in self.denied_when],
+            "conditions": list(map(json.loads, self.conditions)),  # fresh objects
+            "deniedWhen": list(map(json.loads, self.denied_when)),
         }
 
 
@@ -144,23 +150,44 @@ def _show(principal: Principal) -> Any:
     return {kind: value}
 
 
-def _aws(value: str, partition: str) -> Principal:
+class _Partition:
+    """The partition of account IDs, found on first use (call it): only a bare account ID needs
+    it, and most policies have none (finding it means writing each document as JSON).
+    """
+
+    __slots__ = ("_documents", "_found", "_key_arn")
+
+    def __init__(self, key_arn: str | None, documents: tuple[Mapping[str, Any], ...]) -> None:
+        self._key_arn, self._documents = key_arn, documents
+        self._found: str | None = None
+
+    def __call__(self) -> str:
+        if self._found is None:
+            self._found = _partition(self._key_arn, self._documents)
+        return self._found
+
+
+def _aws(value: str, partition: _Partition) -> Principal:
     if value == "*":
         return _ANY
-    return ("AWS", f"arn:{partition}:iam::{value}:root" if ACCOUNT_ID_RE.match(value) else value)
+    if "0" <= value[:1] <= "9" and ACCOUNT_ID_RE.match(value):  # (an ARN starts with a letter)
+        return ("AWS", f"arn:{partition()}:iam::{value}:root")
+    return ("AWS", value)
 
 
-def _principals(element: Any, partition: str) -> set[Principal]:
+def _principals(element: Any, partition: _Partition) -> set[Principal]:
     """The principals a ``Principal`` element names (non-string values are skipped)."""
     if element == "*":
         return {_ANY}
-    if not isinstance(element, Mapping):
+    if not is_object(element):
         return set()
     found: set[Principal] = set()
     for kind, values in element.items():
-        for value in as_list(values):
-            if isinstance(value, str):
-                found.add(_aws(value, partition) if kind == "AWS" else (str(kind), value))
+        if isinstance(values, str):  # one principal of the kind (most often)
+            found.add(_aws(values, partition) if kind == "AWS" else (str(kind), values))
+            continue
+        for value in filter(_IS_STR, as_list(values)):
+            found.add(_aws(value, partition) if kind == "AWS" else (str(kind), value))
     return found
 
 
@@ -201,16 +228,57 @@ def _expand(pattern: str) -> frozenset[str]:
     return frozenset(iam.expand(pattern)) & frozenset(_key_actions())
 
 
-def _actions(statement: Mapping[str, Any]) -> frozenset[str]:
-    """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
-    element = "Action" if "Action" in statement else "NotAction"
-    named: set[str] = set()
-    for pattern in as_list(statement.get(element)):
-        if isinstance(pattern, str):
-            named |= _expand(pattern)
-    if element == "NotAction" and element in statement:
-        return frozenset(_key_actions()) - named
-    return frozenset(named)
+@functools.cache
+def _every_key_action() -> frozenset[str]:
+    return frozenset(_key_actions())
+
+
+def _named(element: Any) -> frozenset[str]:
+    """The key actions an ``Action`` or ``NotAction`` element names (non-strings are skipped)."""
+    if isinstance(element, str):  # one pattern (most often): its expansion as it is
+        return _expand(element)
+    patterns = filter(_IS_STR, element) if type(element) is list else filter(_IS_STR, as_list(element))
+    return frozenset().union(*map(_expand, patterns))
+
+
+class _Actions:
+    """The key actions of the action lists of one access diff, each worked out once for both policies.
+
+    (A list of patterns repeats: key users' statements share one, and most statements of the
+    new policy are the current one's. Kept for one call only, as many as its statements.)
+    """
+
+    def __init__(self) -> None:
+        self._named: dict[tuple[str, ...], frozenset[str]] = {}
+        self._grants: dict[frozenset[str], dict[str, tuple[str, ...]]] = {}
+
+    def named(self, element: Any) -> frozenset[str]:
+        """:func:`_named` of an ``Action`` or ``NotAction`` element."""
+        if type(element) is not list:
+            return _named(element)
+        try:
+            key = tuple(element)  # what is not a string is skipped: 1 and True may share a key
+            found = self._named.get(key)
+        except TypeError:  # an object or a list among the patterns (skipped too)
+            return _named(element)
+        if found is None:
+            found = self._named[key] = _named(element)
+        return found
+
+    def of(self, statement: Mapping[str, Any]) -> frozenset[str]:
+        """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
+        if "Action" in statement:
+            return self.named(statement["Action"])
+        if "NotAction" in statement:
+            return _every_key_action() - self.named(statement["NotAction"])
+        return frozenset()
+
+    def unconditional(self, actions: frozenset[str]) -> dict[str, tuple[str, ...]]:
+        """``{action: ()}`` for each of ``actions`` (to be read, never changed)."""
+        found = self._grants.get(actions)
+        if found is None:
+            found = self._grants[actions] = dict.fromkeys(actions, ())
+        return found
 
 
 def _can_be_key(pattern: str, key_arn: str | None) -> bool:
@@ -230,6 +298,8 @@ def _can_be_key(pattern: str, key_arn: str | None) -> bool:
 def _on_key(statement: Mapping[str, Any], key_arn: str | None) -> bool:
     """Whether the statement's Resource can be this key (or its NotResource does not exclude it)."""
     if "Resource" in statement:
+        if statement["Resource"] == "*":  # the most common Resource by far
+            return True
         patterns = [p for p in as_list(statement["Resource"]) if isinstance(p, str)]
         return any(_can_be_key(pattern, key_arn) for pattern in patterns)
     if "NotResource" in statement:
@@ -306,14 +376,21 @@ class _Access:
         denied = self.denied.get(principal, {}).get(action, ())
         return Grant(principal, action, self.allowed[principal][action], denied)
 
+    def grants(self, principal: Principal, actions: list[str]) -> list[Grant]:
+        """The :class:`Grant` of each of ``actions`` to ``principal`` (pairs this policy grants)."""
+        if not actions:
+            return []
+        table, denied = self.allowed[principal], self.denied.get(principal, {})
+        return [Grant(principal, action, table[action], denied.get(action, ())) for action in actions]
+
     def when(self, principal: Principal, action: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The conditions and deny blocks of a pair this policy grants (to compare two policies)."""
         return self.allowed[principal][action], self.denied.get(principal, {}).get(action, ())
 
 
 def _statements(document: Mapping[str, Any], key_arn: str | None) -> Iterator[Mapping[str, Any]]:
-    for _, statement in iter_statements(document):
-        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+    for _, statement in indexed_statements(document):
+        if not is_object(statement) or statement.get("Effect") not in ("Allow", "Deny"):
             continue
         condition = statement.get("Condition")
         if condition is not None and not isinstance(condition, Mapping):
@@ -322,7 +399,7 @@ def _statements(document: Mapping[str, Any], key_arn: str | None) -> Iterator[Ma
             yield statement
 
 
-def _grantees(statement: Mapping[str, Any], partition: str) -> set[Principal]:
+def _grantees(statement: Mapping[str, Any], partition: _Partition) -> set[Principal]:
     if "Principal" in statement:
         return _principals(statement["Principal"], partition)
     if "NotPrincipal" in statement and statement["NotPrincipal"] != "*":
@@ -331,7 +408,7 @@ def _grantees(statement: Mapping[str, Any], partition: str) -> set[Principal]:
     return set()
 
 
-def _deny(statement: Mapping[str, Any], partition: str) -> _Deny | None:
+def _deny(statement: Mapping[str, Any], partition: _Partition) -> _Deny | None:
     condition = statement.get("Condition") or {}
     block = _block(condition) if condition else None
     if "Principal" in statement:
@@ -359,10 +436,12 @@ class _Union:
         return self._made[key]
 
 
-def _allow(allowed: _Table, statement: Mapping[str, Any], principals: set[Principal], union: _Union) -> None:
-    actions = _actions(statement)
+def _allow(
+    allowed: _Table, statement: Mapping[str, Any], principals: set[Principal], union: _Union, known: _Actions
+) -> None:
+    actions = known.of(statement)
     if not statement.get("Condition"):
-        unconditional = dict.fromkeys(actions, ())  # one unconditioned grant is enough
+        unconditional = known.unconditional(actions)  # one unconditioned grant is enough
         for principal in principals:
             allowed.setdefault(principal, {}).update(unconditional)
         return
@@ -391,16 +470,18 @@ def _apply_denies(allowed: _Table, denies: Mapping[str, list[_Deny]]) -> _Table:
     return denied
 
 
-def _policy_access(policy: Mapping[str, Any], *, key_arn: str | None, partition: str) -> _Access:
+def _policy_access(
+    policy: Mapping[str, Any], *, key_arn: str | None, partition: _Partition, known: _Actions
+) -> _Access:
     """Every (principal, action) ``policy`` grants on the key, with its conditions and denies."""
     allowed: _Table = {}
     denies: dict[str, list[_Deny]] = {}
     union = _Union()
     for statement in _statements(policy, key_arn):
         if statement["Effect"] == "Allow":
-            _allow(allowed, statement, _grantees(statement, partition), union)
+            _allow(allowed, statement, _grantees(statement, partition), union, known)
         elif (deny := _deny(statement, partition)) is not None:
-            for action in _actions(statement):
+            for action in known.of(statement):
                 denies.setdefault(action, []).append(deny)
     return _Access(allowed, _apply_denies(allowed, denies))
 
@@ -438,16 +519,19 @@ def access_diff(
     """
     new_document = _document(after)
     old_document = _document(before) if before is not None else {}
-    partition = _partition(key_arn, (new_document, old_document))
-    old = _policy_access(old_document, key_arn=key_arn, partition=partition)
-    new = _policy_access(new_document, key_arn=key_arn, partition=partition)
+    partition = _Partition(key_arn, (new_document, old_document))
+    known = _Actions()
+    old = _policy_access(old_document, key_arn=key_arn, partition=partition, known=known)
+    new = _policy_access(new_document, key_arn=key_arn, partition=partition, known=known)
     gained: list[Grant] = []
     lost: list[Grant] = []
     changed: list[tuple[Grant, Grant]] = []
     for principal in sorted(old.allowed.keys() | new.allowed.keys()):
         was, now = old.allowed.get(principal, {}), new.allowed.get(principal, {})
-        gained += (new.grant(principal, action) for action in sorted(now.keys() - was.keys()))
-        lost += (old.grant(principal, action) for action in sorted(was.keys() - now.keys()))
+        if was == now and old.denied.get(principal) == new.denied.get(principal):
+            continue  # the same grants under the same conditions and denies: nothing to show
+        gained += new.grants(principal, sorted(now.keys() - was.keys()))
+        lost += old.grants(principal, sorted(was.keys() - now.keys()))
         changed += (
             (old.grant(principal, action), new.grant(principal, action))
             for action in sorted(was.keys() & now.keys())
@@ -457,7 +541,7 @@ def access_diff(
 
 
 def access_json(
-    before: str | None, after: str | Mapping[str, Any], *, key_id: str | None = None
+    before: str | Mapping[str, Any] | None, after: str | Mapping[str, Any], *, key_id: str | None = None
 ) -> dict[str, Any]:
     """The ``access`` field of a PutKeyPolicy result; ``key_id`` is used when it is a key ARN."""
     key_arn = key_id if isinstance(key_id, str) and is_key_arn(key_id) else None
