@@ -47,26 +47,27 @@ the output (a 32 KB policy of the tests: about 20 ms, its JSON included).
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ... import jsonutil
-from . import iam
-from .arns import ACCOUNT_ID_RE, is_key_arn, parse_arn
-from .model import as_list, glob_match, indexed_statements, is_object
+from .arns import is_key_arn
+from .grantees import (
+    ANY,
+    Partition,
+    Principal,
+    account_of,
+    not_principal_json,
+    principal_json,
+    principals_of,
+    root_accounts,
+)
+from .key_actions import KeyActions, on_key
+from .model import as_list, indexed_statements, is_object
 
 __all__ = ["AccessDiff", "Grant", "access_diff", "access_json"]
-
-#: A principal as a hashable pair: ("*", "*"), ("AWS", arn), ("Service", name), …,
-#: ("NotPrincipal", canonical JSON of the normalised NotPrincipal).
-Principal = tuple[str, str]
-_ANY: Principal = ("*", "*")
-_IS_STR = str.__instancecheck__  # isinstance(x, str), for filter() (a loop in C)
-_PARTITION_RE = re.compile(r"arn:(aws(?:-[a-z]+)*):")
 
 
 class Grant(NamedTuple):
@@ -83,7 +84,7 @@ class Grant(NamedTuple):
     def as_json(self) -> dict[str, Any]:
         """``{"principal", "action", "conditions", "deniedWhen"}``."""
         return {
-            "principal": _show(self.principal),
+            "principal": principal_json(self.principal),
             "action": self.action,
             "conditions": list(map(json.loads, self.conditions)),  # fresh objects
             "deniedWhen": list(map(json.loads, self.denied_when)),
@@ -114,7 +115,7 @@ class AccessDiff:
             "lost": [grant.as_json() for grant in self.lost],
             "changedConditions": [
                 {
-                    "principal": _show(before.principal),
+                    "principal": principal_json(before.principal),
                     "action": before.action,
                     "before": before.terms(),
                     "after": after.terms(),
@@ -131,7 +132,7 @@ class AccessDiff:
             for grant in grants_:
                 counts.setdefault(grant.principal, [0, 0, 0])[index] += 1
         return [
-            {"principal": _show(p), "gained": c[0], "lost": c[1], "changedConditions": c[2]}
+            {"principal": principal_json(p), "gained": c[0], "lost": c[1], "changedConditions": c[2]}
             for p, c in sorted(counts.items(), key=lambda item: item[0])
         ]
 
@@ -139,173 +140,7 @@ class AccessDiff:
 # -- principals ------------------------------------------------------------------------
 
 
-def _show(principal: Principal) -> Any:
-    kind, value = principal
-    if kind == "*":
-        return "*"
-    if kind == "AWS":
-        return value
-    if kind == "NotPrincipal":
-        return {"NotPrincipal": json.loads(value)}
-    return {kind: value}
-
-
-class _Partition:
-    """The partition of account IDs, found on first use (call it): only a bare account ID needs
-    it, and most policies have none (finding it means writing each document as JSON).
-    """
-
-    __slots__ = ("_documents", "_found", "_key_arn")
-
-    def __init__(self, key_arn: str | None, documents: tuple[Mapping[str, Any], ...]) -> None:
-        self._key_arn, self._documents = key_arn, documents
-        self._found: str | None = None
-
-    def __call__(self) -> str:
-        if self._found is None:
-            self._found = _partition(self._key_arn, self._documents)
-        return self._found
-
-
-def _aws(value: str, partition: _Partition) -> Principal:
-    if value == "*":
-        return _ANY
-    if "0" <= value[:1] <= "9" and ACCOUNT_ID_RE.match(value):  # (an ARN starts with a letter)
-        return ("AWS", f"arn:{partition()}:iam::{value}:root")
-    return ("AWS", value)
-
-
-def _principals(element: Any, partition: _Partition) -> set[Principal]:
-    """The principals a ``Principal`` element names (non-string values are skipped)."""
-    if element == "*":
-        return {_ANY}
-    if not is_object(element):
-        return set()
-    found: set[Principal] = set()
-    for kind, values in element.items():
-        if isinstance(values, str):  # one principal of the kind (most often)
-            found.add(_aws(values, partition) if kind == "AWS" else (str(kind), values))
-            continue
-        for value in filter(_IS_STR, as_list(values)):
-            found.add(_aws(value, partition) if kind == "AWS" else (str(kind), value))
-    return found
-
-
-def _not_principal_json(excluded: set[Principal]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for kind, value in sorted(excluded):
-        grouped.setdefault("AWS" if kind == "*" else kind, []).append(value)
-    return grouped
-
-
-def _account_of(principal: Principal) -> str | None:
-    """``arn:<partition>:iam::<account>:`` of an AWS ARN principal, else None."""
-    kind, value = principal
-    if kind != "AWS" or not value.startswith("arn:"):
-        return None
-    parts = value.split(":", 5)
-    return f"arn:{parts[1]}:iam::{parts[4]}:" if len(parts) == 6 else None
-
-
-def _root_accounts(principals: Iterable[Principal]) -> frozenset[str]:
-    """The ``arn:<partition>:iam::<account>:`` of each account root among ``principals``."""
-    return frozenset(
-        account for p in principals if (account := _account_of(p)) is not None and p[1] == f"{account}root"
-    )
-
-
-# -- actions, resources, conditions ------------------------------------------------------
-
-
-@functools.cache
-def _key_actions() -> tuple[str, ...]:
-    reference = iam.load()
-    return tuple(name for name, action in reference.actions.items() if action.on_key)
-
-
-@functools.lru_cache(maxsize=4096)
-def _expand(pattern: str) -> frozenset[str]:
-    return frozenset(iam.expand(pattern)) & frozenset(_key_actions())
-
-
-@functools.cache
-def _every_key_action() -> frozenset[str]:
-    return frozenset(_key_actions())
-
-
-def _named(element: Any) -> frozenset[str]:
-    """The key actions an ``Action`` or ``NotAction`` element names (non-strings are skipped)."""
-    if isinstance(element, str):  # one pattern (most often): its expansion as it is
-        return _expand(element)
-    patterns = filter(_IS_STR, element) if type(element) is list else filter(_IS_STR, as_list(element))
-    return frozenset().union(*map(_expand, patterns))
-
-
-class _Actions:
-    """The key actions of the action lists of one access diff, each worked out once for both policies.
-
-    (A list of patterns repeats: key users' statements share one, and most statements of the
-    new policy are the current one's. Kept for one call only, as many as its statements.)
-    """
-
-    def __init__(self) -> None:
-        self._named: dict[tuple[str, ...], frozenset[str]] = {}
-        self._grants: dict[frozenset[str], dict[str, tuple[str, ...]]] = {}
-
-    def named(self, element: Any) -> frozenset[str]:
-        """:func:`_named` of an ``Action`` or ``NotAction`` element."""
-        if type(element) is not list:
-            return _named(element)
-        try:
-            key = tuple(element)  # what is not a string is skipped: 1 and True may share a key
-            found = self._named.get(key)
-        except TypeError:  # an object or a list among the patterns (skipped too)
-            return _named(element)
-        if found is None:
-            found = self._named[key] = _named(element)
-        return found
-
-    def of(self, statement: Mapping[str, Any]) -> frozenset[str]:
-        """The key actions a statement's ``Action`` (or every key action but its ``NotAction``) names."""
-        if "Action" in statement:
-            return self.named(statement["Action"])
-        if "NotAction" in statement:
-            return _every_key_action() - self.named(statement["NotAction"])
-        return frozenset()
-
-    def unconditional(self, actions: frozenset[str]) -> dict[str, tuple[str, ...]]:
-        """``{action: ()}`` for each of ``actions`` (to be read, never changed)."""
-        found = self._grants.get(actions)
-        if found is None:
-            found = self._grants[actions] = dict.fromkeys(actions, ())
-        return found
-
-
-def _can_be_key(pattern: str, key_arn: str | None) -> bool:
-    """Whether a Resource pattern can name the key (without its ARN: any KMS key ARN pattern)."""
-    if pattern == "*":
-        return True
-    if key_arn is not None:
-        return glob_match(pattern, key_arn, ignore_case=False)
-    parsed = parse_arn(pattern)
-    if parsed is None:
-        return "*" in pattern or "?" in pattern  # arn:* and the like
-    return glob_match(parsed.service, "kms", ignore_case=False) and (
-        parsed.resource.startswith("key/") or parsed.resource[0] in "*?"
-    )
-
-
-def _on_key(statement: Mapping[str, Any], key_arn: str | None) -> bool:
-    """Whether the statement's Resource can be this key (or its NotResource does not exclude it)."""
-    if "Resource" in statement:
-        if statement["Resource"] == "*":  # the most common Resource by far
-            return True
-        patterns = [p for p in as_list(statement["Resource"]) if isinstance(p, str)]
-        return any(_can_be_key(pattern, key_arn) for pattern in patterns)
-    if "NotResource" in statement:
-        patterns = [p for p in as_list(statement["NotResource"]) if isinstance(p, str)]
-        return not any(p == "*" or (key_arn and glob_match(p, key_arn, ignore_case=False)) for p in patterns)
-    return False
+# -- conditions ----------------------------------------------------------------------------
 
 
 def _text(value: Any) -> str:
@@ -351,14 +186,14 @@ class _Deny:
         principals of an account whose root it names; a NotPrincipal Deny to all others.
         """
         if self.excluded is not None:
-            if grantee in self.excluded or _ANY in self.excluded:
+            if grantee in self.excluded or ANY in self.excluded:
                 return None
-            if grantee == _ANY:
+            if grantee == ANY:
                 return self.public_block
         elif not (
             grantee in self.principals
-            or _ANY in self.principals
-            or (self.roots and _account_of(grantee) in self.roots)
+            or ANY in self.principals
+            or (self.roots and account_of(grantee) in self.roots)
         ):
             return None
         return _REMOVES if self.block is None else self.block
@@ -395,29 +230,29 @@ def _statements(document: Mapping[str, Any], key_arn: str | None) -> Iterator[Ma
         condition = statement.get("Condition")
         if condition is not None and not isinstance(condition, Mapping):
             continue  # KMS refuses it; the lint reports it
-        if _on_key(statement, key_arn):
+        if on_key(statement, key_arn):
             yield statement
 
 
-def _grantees(statement: Mapping[str, Any], partition: _Partition) -> set[Principal]:
+def _grantees(statement: Mapping[str, Any], partition: Partition) -> set[Principal]:
     if "Principal" in statement:
-        return _principals(statement["Principal"], partition)
+        return principals_of(statement["Principal"], partition)
     if "NotPrincipal" in statement and statement["NotPrincipal"] != "*":
-        excluded = _principals(statement["NotPrincipal"], partition)
-        return {("NotPrincipal", json.dumps(_not_principal_json(excluded), sort_keys=True))}
+        excluded = principals_of(statement["NotPrincipal"], partition)
+        return {("NotPrincipal", json.dumps(not_principal_json(excluded), sort_keys=True))}
     return set()
 
 
-def _deny(statement: Mapping[str, Any], partition: _Partition) -> _Deny | None:
+def _deny(statement: Mapping[str, Any], partition: Partition) -> _Deny | None:
     condition = statement.get("Condition") or {}
     block = _block(condition) if condition else None
     if "Principal" in statement:
-        named = frozenset(_principals(statement["Principal"], partition))
-        return _Deny(named, None, block, roots=_root_accounts(named))
+        named = frozenset(principals_of(statement["Principal"], partition))
+        return _Deny(named, None, block, roots=root_accounts(named))
     if "NotPrincipal" not in statement:
         return None  # KMS refuses a statement without a principal
-    excluded = _principals(statement["NotPrincipal"], partition)
-    public = _block(condition, {"NotPrincipal": _not_principal_json(excluded)})
+    excluded = principals_of(statement["NotPrincipal"], partition)
+    public = _block(condition, {"NotPrincipal": not_principal_json(excluded)})
     return _Deny(frozenset(), frozenset(excluded), block, public)
 
 
@@ -437,7 +272,11 @@ class _Union:
 
 
 def _allow(
-    allowed: _Table, statement: Mapping[str, Any], principals: set[Principal], union: _Union, known: _Actions
+    allowed: _Table,
+    statement: Mapping[str, Any],
+    principals: set[Principal],
+    union: _Union,
+    known: KeyActions,
 ) -> None:
     actions = known.of(statement)
     if not statement.get("Condition"):
@@ -471,7 +310,7 @@ def _apply_denies(allowed: _Table, denies: Mapping[str, list[_Deny]]) -> _Table:
 
 
 def _policy_access(
-    policy: Mapping[str, Any], *, key_arn: str | None, partition: _Partition, known: _Actions
+    policy: Mapping[str, Any], *, key_arn: str | None, partition: Partition, known: KeyActions
 ) -> _Access:
     """Every (principal, action) ``policy`` grants on the key, with its conditions and denies."""
     allowed: _Table = {}
@@ -498,14 +337,6 @@ def _document(policy: str | Mapping[str, Any]) -> Mapping[str, Any]:
     return document
 
 
-def _partition(key_arn: str | None, documents: Iterable[Mapping[str, Any]]) -> str:
-    for text in [key_arn or "", *(json.dumps(document) for document in documents)]:
-        match = _PARTITION_RE.search(text)
-        if match:
-            return match.group(1)
-    return "aws"
-
-
 def access_diff(
     before: str | Mapping[str, Any] | None,
     after: str | Mapping[str, Any],
@@ -519,8 +350,8 @@ def access_diff(
     """
     new_document = _document(after)
     old_document = _document(before) if before is not None else {}
-    partition = _Partition(key_arn, (new_document, old_document))
-    known = _Actions()
+    partition = Partition(key_arn, (new_document, old_document))
+    known = KeyActions()
     old = _policy_access(old_document, key_arn=key_arn, partition=partition, known=known)
     new = _policy_access(new_document, key_arn=key_arn, partition=partition, known=known)
     gained: list[Grant] = []
