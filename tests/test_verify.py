@@ -190,7 +190,7 @@ def test_a_policy_that_stays_old_is_not_verified_within_the_timeout(
     assert "0.3 s" in verification["reason"]
     assert "previous policy" in verification["reason"]
     assert verification["elapsedMs"] < 300 + 200  # no read starts after the timeout
-    assert verification["reads"] >= 3
+    assert verification["reads"] >= 2  # read again after a stale answer (how often: the machine's speed)
 
 
 @pytest.mark.integration
