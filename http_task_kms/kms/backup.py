@@ -20,7 +20,7 @@ import platformdirs
 from ..config import MAX_BACKUP_BYTES
 from ..inputs import read_json
 
-__all__ = ["BACKUP_FORMAT", "default_backup_dir", "read_backup", "write_backup"]
+__all__ = ["BACKUP_FORMAT", "default_backup_dir", "read_backup", "sync_directory", "write_backup"]
 
 BACKUP_FORMAT = "http-task-kms/key-policy-backup@1"
 
@@ -66,12 +66,12 @@ def write_backup(directory: Path, *, key_id: str, region: str, policy: str, endp
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _sync_directory(directory)
+    sync_directory(directory)
     return path
 
 
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable (where the platform can)."""
+def sync_directory(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` itself durable (where the platform can)."""
     try:
         descriptor = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -38,6 +38,7 @@ from ... import jsonutil
 from ...config import MAX_JOURNAL_BYTES, MAX_JOURNAL_LINE_BYTES
 from ...errors import InputError
 from ...inputs import size_text
+from ..backup import sync_directory
 
 __all__ = [
     "FORMAT",
@@ -216,7 +217,7 @@ class JournalWriter:
         os.close(descriptor)
         writer = cls(path)
         writer.write(header.to_json())
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
         return writer
 
     @classmethod
@@ -254,16 +255,3 @@ class JournalWriter:
         """Close the file (every event is on disk already)."""
         with self._lock:
             self._file.close()
-
-
-def _sync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
