@@ -220,24 +220,18 @@ def _required(_: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     return lambda body: not isinstance(body, dict) or all(name in body for name in names)
 
 
-def _length(bound: str) -> Callable[[_Compiler, Any, Mapping[str, Any]], Check]:
+_Builder = Callable[["_Compiler", Any, Mapping[str, Any]], Check]
+
+
+def _size(kind: type[str] | type[list[Any]], bound: str) -> _Builder:
+    """min/maxLength (``kind`` str) and min/maxItems (``kind`` list): a bound on ``len``."""
+
     def build(_: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
         if not _is_integer(value):
             raise _Unsupported
         if bound == "min":
-            return lambda body: not isinstance(body, str) or len(body) >= value
-        return lambda body: not isinstance(body, str) or len(body) <= value
-
-    return build
-
-
-def _count(bound: str) -> Callable[[_Compiler, Any, Mapping[str, Any]], Check]:
-    def build(_: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-        if not _is_integer(value):
-            raise _Unsupported
-        if bound == "min":
-            return lambda body: not isinstance(body, list) or len(body) >= value
-        return lambda body: not isinstance(body, list) or len(body) <= value
+            return lambda body: not isinstance(body, kind) or len(body) >= value
+        return lambda body: not isinstance(body, kind) or len(body) <= value
 
     return build
 
@@ -297,14 +291,14 @@ _BUILDERS: dict[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]
     "properties": _Compiler.properties,
     "required": _required,
     "additionalProperties": _Compiler.additional,
-    "minLength": _length("min"),
-    "maxLength": _length("max"),
+    "minLength": _size(str, "min"),
+    "maxLength": _size(str, "max"),
     "pattern": _pattern,
     "enum": _enum,
     "minimum": _bound("min"),
     "maximum": _bound("max"),
-    "minItems": _count("min"),
-    "maxItems": _count("max"),
+    "minItems": _size(list, "min"),
+    "maxItems": _size(list, "max"),
     "items": _Compiler.items,
     "$ref": _Compiler.ref,
     "allOf": _Compiler.all_of,
