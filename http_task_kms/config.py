@@ -44,6 +44,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_KEY_LIST_BYTES",
     "MAX_POLICY_FILE_BYTES",
+    "MAX_REMEMBERED_URL",
     "MAX_SPEC_BYTES",
     "MAX_SPEC_DEPTH",
     "MAX_SPEC_NODES",
@@ -91,6 +92,9 @@ MAX_SPEC_NODES: Final = 1_000_000
 MAX_SPEC_DEPTH: Final = 100
 #: Deepest nesting of any JSON we parse (key policies and AWS answers are a few levels deep).
 MAX_JSON_DEPTH: Final = 100
+#: URLs up to this long have their checks and parts remembered per process (an endpoint's is a
+#: few dozen characters; a task's may be anything, and is then worked out each time).
+MAX_REMEMBERED_URL: Final = 512
 #: A reference page lists nested body members this many levels deep at most …
 REFERENCE_MAX_DEPTH: Final = 8
 #: … and at most this many body rows (a document's shapes may nest without end).

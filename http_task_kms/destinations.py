@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from botocore.utils import CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES
 
 from . import endpoints
+from .config import MAX_REMEMBERED_URL
 from .errors import DestinationRefused, Problem
 from .plugins.types import Signer
 
@@ -47,7 +48,6 @@ __all__ = [
 
 _MAX_HOST = 253  # the longest DNS name
 _MAX_REMEMBERED = 64  # signing names whose configured endpoint an OperatorEndpoints keeps
-_REMEMBERED_URL = 512  # URLs up to this long have their parts remembered (an endpoint's are short)
 _VPCE = re.compile(
     r"vpce-[a-z0-9]+-[a-z0-9]+(?:-(?P<az>[a-z0-9-]+?))?\.(?P<service>[a-z0-9]+(?:-[a-z0-9]+)*?)(?P<fips>-fips)?"
     rf"\.(?P<region>{endpoints.REGION_PATTERN})\.vpce\.(?P<suffix>[a-z0-9.-]+)"
@@ -76,7 +76,7 @@ class Configured:
 
 def _split(url: str) -> tuple[str, str, int | None] | None:
     """(scheme, host, port) of a URL; the host lower-cased without one trailing dot."""
-    return _split_short(url) if len(url) <= _REMEMBERED_URL else _split_short.__wrapped__(url)
+    return _split_short(url) if len(url) <= MAX_REMEMBERED_URL else _split_short.__wrapped__(url)
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from .config import MAX_REMEMBERED_URL
 from .errors import Problem
 
 __all__ = [
@@ -171,13 +172,8 @@ def check_endpoint_url(
     url: str, *, allow_insecure: bool = False, field: str = "endpoint-url"
 ) -> list[Problem]:
     """Problems with a custom endpoint URL (empty when it is safe to send credentials to)."""
-    check = _url_problems if len(url) <= _REMEMBERED_URL else _url_problems.__wrapped__
+    check = _url_problems if len(url) <= MAX_REMEMBERED_URL else _url_problems.__wrapped__
     return list(check(url, allow_insecure, field))
-
-
-#: URLs up to this long have their checks remembered (an endpoint's is a few dozen characters;
-#: a task's may be anything, and is then checked each time).
-_REMEMBERED_URL = 512
 
 
 @functools.lru_cache(maxsize=256)
@@ -212,7 +208,7 @@ def region_from_host(host: str) -> str | None:
 
 def custom_endpoint(url: str, region: str, *, configured_by: str | None = None) -> Endpoint | Problem:
     """An endpoint at a custom URL, signed for ``region`` (``configured_by``: the operator's setting)."""
-    build = _custom_endpoint if len(url) + len(region) <= _REMEMBERED_URL else _custom_endpoint.__wrapped__
+    build = _custom_endpoint if len(url) + len(region) <= MAX_REMEMBERED_URL else _custom_endpoint.__wrapped__
     return build(url, region, configured_by)
 
 
